@@ -1,0 +1,48 @@
+"""The hooks a plugin may implement. Built-ins implement the very same hooks.
+
+Every ``register`` argument is a callable ``register(name, obj)`` that rejects a name
+already taken, naming both plugins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("lmdsl")
+hookimpl = pluggy.HookimplMarker("lmdsl")
+
+Register = Callable[[str, Any], None]
+
+
+@hookspec
+def lmdsl_register_modules(register: Register) -> None:
+    """Register module classes (``Predict``, ``ChainOfThought``...) by name."""
+
+
+@hookspec
+def lmdsl_register_retrievers(register: Register) -> None:
+    """Register retriever factories: ``factory(**options) -> Retriever``."""
+
+
+@hookspec
+def lmdsl_register_teleprompters(register: Register) -> None:
+    """Register optimizer classes: ``cls(metric=..., **options)`` with ``.compile(program, trainset=, valset=)``."""
+
+
+@hookspec
+def lmdsl_register_lms(register: Register) -> None:
+    """Register LM providers: ``register(prefix, installer)``; ``installer()`` makes ``prefix/...`` models callable
+    through litellm (typically by adding a ``CustomLLM`` to ``litellm.custom_provider_map``)."""
+
+
+@hookspec
+def lmdsl_register_metrics(register: Register) -> None:
+    """Register metrics ``metric(example, prediction, trace=None) -> float | bool`` by name."""
+
+
+@hookspec
+def lmdsl_register_finetuners(register: Register) -> None:
+    """Register finetuners: ``finetuner(dataset, base_model, **options) -> model name for lmdsl.LM``."""
