@@ -1,0 +1,458 @@
+"""BM25 over a JSONL corpus: lmdsl's default retriever, built on the ``bm25s`` package.
+
+Why this shape:
+
+* ``bm25s`` computes the BM25 weights once, at index time, into a sparse term x document
+  matrix; a query is then a sum of a few matrix columns. We use bm25s to build, save and
+  load that matrix and score queries ourselves with one ``numpy.bincount`` per batch, so
+  that :meth:`BM25Retriever.batch` is genuinely vectorised and single and batched queries
+  give identical scores.
+* numpy, bm25s and the stemmer are imported when a retriever is created, never at
+  ``import lmdsl`` time.
+* The index is cached on disk under a key made of the corpus *content* fingerprint and
+  every option that changes the index, so an edited corpus or option gets a new index and
+  an unchanged one is loaded instead of rebuilt. It is written to a temporary directory
+  and renamed into place, and a meta file carries checksums of every index file: an
+  interrupted build leaves nothing behind, and a damaged index is detected and rebuilt.
+* Titles are indexed with the text (twice by default): on the HotPotQA sample the gold
+  paragraphs' titles carry the question's entities, and weighting them twice lifts
+  recall@5 by ~2 points over once and ~7 over not at all. Stemming (Snowball English)
+  adds ~5 more points; ``snowballstemmer`` is pure Python and uses PyStemmer's C code when
+  that is installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from lmdsl.errors import ConfigError
+from lmdsl.retrievers.corpus import (
+    cache_dir,
+    fingerprint_file,
+    fingerprint_rows,
+    load_corpus,
+)
+from lmdsl.retrievers.passage import Passage
+
+if TYPE_CHECKING:
+    import numpy as np
+
+logger = logging.getLogger("lmdsl.retrievers.bm25")
+
+#: Bumped whenever the on-disk layout or the analysis (tokenizer, stopwords) changes.
+INDEX_FORMAT = 1
+
+_TOKEN_RE = re.compile(r"(?u)\b\w\w+\b")  # bm25s' and scikit-learn's default token pattern
+_META = "meta.json"
+_PASSAGES = "passages.jsonl"
+_STALE_SECONDS = 3600
+_MAX_CELLS = 1 << 22  # scores computed per bincount: bounds batch memory to ~32 MiB
+_STEM_CACHE_MAX = 200_000
+
+IndexStatus = Literal["built", "loaded", "rebuilt", "memory"]
+
+
+class _Analyzer:
+    """Lower-case, split on word characters, drop English stopwords, stem.
+
+    Snowball stemmer objects (PyStemmer's included) are not thread-safe, so stemming goes
+    through a lock; a bounded cache keeps repeated query words off that lock.
+    """
+
+    def __init__(self, stemmer: str | None):
+        from bm25s.stopwords import STOPWORDS_EN
+
+        self._stop = frozenset(STOPWORDS_EN)
+        self._stemmer: Any = None
+        self.stemmer_id = "none"
+        if stemmer is not None:
+            try:
+                import snowballstemmer
+            except ImportError:
+                if stemmer != "auto":
+                    raise ConfigError(
+                        f"stemmer={stemmer!r} needs the 'snowballstemmer' package (pip install snowballstemmer)"
+                    ) from None
+                logger.warning("snowballstemmer is not installed: BM25 indexes without stemming")
+            else:
+                language = "english" if stemmer == "auto" else stemmer
+                try:
+                    self._stemmer = snowballstemmer.stemmer(language)
+                except (KeyError, ValueError):
+                    raise ConfigError(
+                        f"unknown stemmer language {language!r}; choose one of "
+                        f"{', '.join(sorted(snowballstemmer.algorithms()))} or None"
+                    ) from None
+                self.stemmer_id = f"snowball:{language}"
+        self._cache: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def words(self, text: str) -> list[str]:
+        return [w for w in _TOKEN_RE.findall(text.lower()) if w not in self._stop]
+
+    def stem_map(self, words: Iterable[str]) -> dict[str, str]:
+        """Map each distinct word to its stem (identity without a stemmer)."""
+        unique = list(dict.fromkeys(words))
+        if self._stemmer is None:
+            return {w: w for w in unique}
+        cache = self._cache
+        result: dict[str, str] = {}
+        missing: list[str] = []
+        for w in unique:
+            stem = cache.get(w)
+            if stem is None:
+                missing.append(w)
+            else:
+                result[w] = stem
+        if missing:
+            with self._lock:
+                stems = self._stemmer.stemWords(missing)
+                if len(cache) + len(missing) > _STEM_CACHE_MAX:
+                    cache.clear()
+                cache.update(zip(missing, stems))
+            result.update(zip(missing, stems))
+        return result
+
+    def analyze_many(self, texts: Sequence[str]) -> list[list[str]]:
+        """Tokens of many texts, stemming each distinct word once (the corpus-build path)."""
+        split = [self.words(t) for t in texts]
+        if self._stemmer is None:
+            return split
+        with self._lock:
+            unique = list({w for doc in split for w in doc})
+            stems = dict(zip(unique, self._stemmer.stemWords(unique)))
+        return [[stems[w] for w in doc] for doc in split]
+
+    def analyze(self, text: str) -> list[str]:
+        words = self.words(text)
+        stems = self.stem_map(words)
+        return [stems[w] for w in words]
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class BM25Retriever:
+    """Okapi BM25 (Lucene variant, ``k1=1.5, b=0.75``) over title + text of a passage corpus.
+
+    ``corpus`` is a JSONL path (one ``{"id"?, "title"?, "text"}`` object per line; field names
+    configurable) or a list of dicts. ``k`` is the default number of passages per query.
+    The index of a file corpus is cached under ``index_dir`` (default
+    ``$LMDSL_CACHE_DIR/bm25`` or ``~/.cache/lmdsl/bm25``) in a subdirectory named by the corpus
+    fingerprint and options; an in-memory corpus is only cached when ``index_dir`` is given.
+    ``stemmer`` is a Snowball language name, ``None`` for none, or ``"auto"`` (English when
+    ``snowballstemmer`` is installed). ``title_weight`` is how many times the title is indexed.
+
+    Calls are thread-safe: after construction the index is only read.
+    """
+
+    def __init__(
+        self,
+        corpus: str | os.PathLike[str] | Iterable[Mapping[str, Any]],
+        *,
+        k: int = 3,
+        text_field: str = "text",
+        title_field: str = "title",
+        id_field: str = "id",
+        index_dir: str | os.PathLike[str] | None = None,
+        stemmer: str | None = "auto",
+        title_weight: int = 2,
+        k1: float = 1.5,
+        b: float = 0.75,
+    ):
+        self.k = _check_k(k)
+        if isinstance(title_weight, bool) or not isinstance(title_weight, int) or title_weight < 0:
+            raise ConfigError(f"title_weight must be a non-negative integer, got {title_weight!r}")
+        self.title_weight = title_weight
+        self.k1, self.b = float(k1), float(b)
+        self._analyzer = _Analyzer(stemmer)
+        fields = {"text_field": text_field, "title_field": title_field, "id_field": id_field}
+
+        if isinstance(corpus, str | os.PathLike):
+            self.corpus_path: Path | None = Path(corpus)
+            self.fingerprint = fingerprint_file(corpus)
+            rows: list[Mapping[str, Any]] | None = None
+            persist = True
+        else:
+            self.corpus_path = None
+            rows = list(corpus)
+            self.fingerprint = fingerprint_rows(rows)
+            persist = index_dir is not None
+
+        options = {
+            "format": INDEX_FORMAT,
+            "fingerprint": self.fingerprint,
+            **fields,
+            "title_weight": title_weight,
+            "stemmer": self._analyzer.stemmer_id,
+            "k1": self.k1,
+            "b": self.b,
+            "method": "lucene",
+        }
+        self.key = hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:32]
+        root = (
+            Path(os.path.expanduser(os.fspath(index_dir))) if index_dir is not None else cache_dir() / "bm25"
+        )
+        self.index_path: Path | None = root / self.key if persist else None
+
+        self.index_status: IndexStatus
+        loaded = self._try_load() if self.index_path is not None else None
+        if loaded is not None:
+            self.passages, self._model = loaded
+            self.index_status = "loaded"
+        else:
+            corrupt = self.index_path is not None and self.index_path.exists()
+            self.passages = load_corpus(rows if rows is not None else corpus, **fields)
+            self._model = self._build(self.passages)
+            if self.index_path is None:
+                self.index_status = "memory"
+            else:
+                self._save(options)
+                self.index_status = "rebuilt" if corrupt else "built"
+        self._prepare()
+
+    # -- public API ---------------------------------------------------------------
+
+    def __call__(self, query: str, k: int | None = None) -> list[Passage]:
+        """The ``k`` (default ``self.k``) best passages for ``query``, best first.
+
+        Passages sharing no term with the query are never returned, so fewer than ``k``
+        passages come back when fewer match.
+        """
+        return self.batch([query], k)[0]
+
+    def batch(self, queries: Sequence[str], k: int | None = None) -> list[list[Passage]]:
+        """Answer many queries at once: one vectorised scoring pass per chunk of queries."""
+        if isinstance(queries, str):
+            raise TypeError("batch() takes a list of queries; call the retriever itself for one query")
+        k = self.k if k is None else _check_k(k)
+        results: list[list[Passage]] = []
+        if not queries:
+            return results
+        token_ids = [self._query_ids(q) for q in queries]
+        chunk = max(1, _MAX_CELLS // max(1, self._num_docs))
+        for start in range(0, len(token_ids), chunk):
+            results.extend(self._top_k(token_ids[start : start + chunk], k))
+        return results
+
+    def __len__(self) -> int:
+        return len(self.passages)
+
+    def __repr__(self) -> str:
+        source = os.fspath(self.corpus_path) if self.corpus_path is not None else "<list>"
+        return f"BM25Retriever(corpus={source!r}, passages={len(self.passages)}, k={self.k})"
+
+    # -- scoring ------------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        import numpy as np
+
+        scores = self._model.scores
+        self._np = np
+        self._data = np.asarray(scores["data"])
+        self._indices = np.asarray(scores["indices"])
+        self._indptr = np.asarray(scores["indptr"]).astype(np.int64)
+        self._num_docs = int(scores["num_docs"])
+        self._vocab: dict[str, int] = {t: int(i) for t, i in self._model.vocab_dict.items() if t}
+
+    def _query_ids(self, query: str) -> list[int]:
+        if not isinstance(query, str):
+            raise TypeError(f"a query must be a string, got {type(query).__name__}")
+        vocab = self._vocab
+        return [vocab[t] for t in self._analyzer.analyze(query) if t in vocab]
+
+    def _scores(self, token_ids: list[list[int]]) -> np.ndarray:
+        """BM25 scores, shape (queries, docs): the sum of each query term's column.
+
+        Repeated query terms count once per occurrence, as in bm25s.
+        """
+        np = self._np
+        n, nq = self._num_docs, len(token_ids)
+        ids = np.fromiter((t for q in token_ids for t in q), dtype=np.int64)
+        owner = np.repeat(np.arange(nq, dtype=np.int64), [len(q) for q in token_ids])
+        starts, ends = self._indptr[ids], self._indptr[ids + 1]
+        lengths = ends - starts
+        total = int(lengths.sum())
+        if total == 0:
+            return np.zeros((nq, n))
+        # positions of every (term, doc) entry of every query term, without a Python loop
+        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+        cells = np.repeat(owner, lengths) * n + self._indices[offsets]
+        flat = np.bincount(cells, weights=self._data[offsets], minlength=nq * n)
+        return flat.reshape(nq, n)
+
+    def _top_k(self, token_ids: list[list[int]], k: int) -> list[list[Passage]]:
+        np = self._np
+        scores = self._scores(token_ids)
+        n = self._num_docs
+        kk = min(k, n)
+        if kk == 0:
+            return [[] for _ in token_ids]
+        if kk < n:
+            candidates = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
+        else:
+            candidates = np.broadcast_to(np.arange(n), scores.shape)
+        out: list[list[Passage]] = []
+        for row, cand in zip(scores, candidates):
+            cand_scores = row[cand]
+            # best score first; ties in corpus order
+            order = np.lexsort((cand, -cand_scores))
+            hits = []
+            for j in order:
+                score = float(cand_scores[j])
+                if score <= 0.0:
+                    break
+                p = self.passages[int(cand[j])]
+                hits.append(Passage(text=p.text, title=p.title, id=p.id, score=score))
+            out.append(hits)
+        return out
+
+    # -- building, saving, loading ------------------------------------------------
+
+    def _build(self, passages: list[Passage]) -> Any:
+        import bm25s
+
+        started = time.perf_counter()
+        texts = [f"{(p.title + ' ') * self.title_weight}{p.text}" for p in passages]
+        model = bm25s.BM25(k1=self.k1, b=self.b, method="lucene")
+        model.index(self._analyzer.analyze_many(texts), show_progress=False)
+        logger.info("built BM25 index of %d passages in %.2fs", len(passages), time.perf_counter() - started)
+        return model
+
+    def _save(self, options: dict[str, Any]) -> None:
+        """Write the index to a temp dir beside its final place, then rename it into place.
+
+        A failure to save (read-only or full disk) costs only the cache: the retriever keeps
+        its in-memory index and says so in the log.
+        """
+        assert self.index_path is not None
+        final = self.index_path
+        root = final.parent
+        tmp: Path | None = None
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            _sweep_stale(root)
+            tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{self.key[:12]}-", dir=root))
+            self._model.save(tmp, show_progress=False)
+            with open(tmp / _PASSAGES, "w", encoding="utf-8") as f:
+                for p in self.passages:
+                    f.write(json.dumps([p.id, p.title, p.text], ensure_ascii=False) + "\n")
+            files = {p.name: _sha256_file(p) for p in sorted(tmp.iterdir())}
+            meta = {
+                "key": self.key,
+                "options": options,
+                "corpus": os.fspath(self.corpus_path) if self.corpus_path else None,
+                "num_docs": len(self.passages),
+                "files": files,
+            }
+            (tmp / _META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+            if final.exists():  # a corrupt index we could not load: move it out of the way first
+                _discard(final)
+            try:
+                os.rename(tmp, final)
+                tmp = None
+            except OSError:
+                if not final.exists():
+                    raise
+                # another process or thread finished the same index first: keep theirs
+        except OSError as exc:
+            logger.warning("could not save the BM25 index to %s (%s); using it from memory", final, exc)
+        finally:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    def _try_load(self) -> tuple[list[Passage], Any] | None:
+        """Load a cached index, or return None when there is none or it is damaged."""
+        path = self.index_path
+        assert path is not None
+        if not path.is_dir():
+            return None
+        try:
+            return self._load(path)
+        except Exception as exc:
+            logger.warning("BM25 index at %s is damaged (%s: %s); rebuilding", path, type(exc).__name__, exc)
+            return None
+
+    def _load(self, path: Path) -> tuple[list[Passage], Any]:
+        import bm25s
+        import numpy as np
+
+        meta = json.loads((path / _META).read_text(encoding="utf-8"))
+        if meta.get("key") != self.key or meta.get("options", {}).get("format") != INDEX_FORMAT:
+            raise ValueError("index key or format does not match")
+        files = meta["files"]
+        if _PASSAGES not in files:
+            raise ValueError(f"{_PASSAGES} is not listed in {_META}")
+        for name, digest in files.items():
+            if _sha256_file(path / name) != digest:
+                raise ValueError(f"checksum mismatch in {name}")
+        passages = []
+        with open(path / _PASSAGES, encoding="utf-8") as f:
+            for line in f:
+                pid, title, text = json.loads(line)
+                passages.append(Passage(text=text, title=title, id=pid))
+        model = bm25s.BM25.load(path, show_progress=False)
+        scores = model.scores
+        num_docs = int(scores["num_docs"])
+        if num_docs != len(passages) or num_docs != meta["num_docs"]:
+            raise ValueError(f"index has {num_docs} documents but {len(passages)} passages")
+        n_terms = len(scores["indptr"]) - 1
+        term_ids = [i for t, i in model.vocab_dict.items() if t]
+        if term_ids and max(term_ids) >= n_terms:
+            raise ValueError("vocabulary does not match the term matrix")
+        if len(scores["data"]) != len(scores["indices"]) or (
+            len(scores["indices"]) and int(np.max(scores["indices"])) >= num_docs
+        ):
+            raise ValueError("term matrix is inconsistent")
+        return passages, model
+
+
+def _check_k(k: Any) -> int:
+    if isinstance(k, bool):
+        raise ConfigError(f"k must be a non-negative integer, got {k!r}")
+    try:
+        value = int(k)  # accepts "5" from CLI options
+    except (TypeError, ValueError):
+        raise ConfigError(f"k must be a non-negative integer, got {k!r}") from None
+    if value < 0 or (isinstance(k, float) and k != value):
+        raise ConfigError(f"k must be a non-negative integer, got {k!r}")
+    return value
+
+
+def _discard(path: Path) -> None:
+    """Remove a directory by first renaming it, so no reader ever sees it half-deleted."""
+    trash = path.with_name(f".trash-{path.name}-{os.getpid()}-{threading.get_ident()}")
+    try:
+        os.rename(path, trash)
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _sweep_stale(root: Path) -> None:
+    """Delete temp and trash directories left by builds that were killed an hour or more ago."""
+    cutoff = time.time() - _STALE_SECONDS
+    for entry in root.iterdir():
+        if entry.name.startswith((".tmp-", ".trash-")):
+            try:
+                if entry.stat().st_mtime < cutoff:
+                    shutil.rmtree(entry, ignore_errors=True)
+            except OSError:
+                pass
