@@ -212,19 +212,20 @@ class BM25Retriever:
         self.index_path: Path | None = root / self.key if persist else None
 
         self.index_status: IndexStatus
+        self._damaged = False
         loaded = self._try_load() if self.index_path is not None else None
         if loaded is not None:
             self.passages, self._model = loaded
             self.index_status = "loaded"
         else:
-            corrupt = self.index_path is not None and self.index_path.exists()
             self.passages = load_corpus(rows if rows is not None else corpus, **fields)
             self._model = self._build(self.passages)
             if self.index_path is None:
                 self.index_status = "memory"
+            elif self._save(options):
+                self.index_status = "rebuilt" if self._damaged else "built"
             else:
-                self._save(options)
-                self.index_status = "rebuilt" if corrupt else "built"
+                self.index_status = "memory"
         self._prepare()
 
     # -- public API ---------------------------------------------------------------
@@ -335,11 +336,13 @@ class BM25Retriever:
         logger.info("built BM25 index of %d passages in %.2fs", len(passages), time.perf_counter() - started)
         return model
 
-    def _save(self, options: dict[str, Any]) -> None:
+    def _save(self, options: dict[str, Any]) -> bool:
         """Write the index to a temp dir beside its final place, then rename it into place.
 
         A failure to save (read-only or full disk) costs only the cache: the retriever keeps
-        its in-memory index and says so in the log.
+        its in-memory index, says so in the log, and this returns False. Indexes of earlier
+        contents of the same corpus file are deleted, so editing a corpus does not grow the
+        cache without bound.
         """
         assert self.index_path is not None
         final = self.index_path
@@ -357,12 +360,12 @@ class BM25Retriever:
             meta = {
                 "key": self.key,
                 "options": options,
-                "corpus": os.fspath(self.corpus_path) if self.corpus_path else None,
+                "corpus": _corpus_id(self.corpus_path),
                 "num_docs": len(self.passages),
                 "files": files,
             }
             (tmp / _META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
-            if final.exists():  # a corrupt index we could not load: move it out of the way first
+            if self._damaged:  # the index we could not load: move it out of the way first
                 _discard(final)
             try:
                 os.rename(tmp, final)
@@ -371,8 +374,11 @@ class BM25Retriever:
                 if not final.exists():
                     raise
                 # another process or thread finished the same index first: keep theirs
+            _prune_stale_versions(root, _corpus_id(self.corpus_path), self.fingerprint)
+            return True
         except OSError as exc:
             logger.warning("could not save the BM25 index to %s (%s); using it from memory", final, exc)
+            return False
         finally:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -381,11 +387,14 @@ class BM25Retriever:
         """Load a cached index, or return None when there is none or it is damaged."""
         path = self.index_path
         assert path is not None
-        if not path.is_dir():
+        if not os.path.lexists(path):
             return None
         try:
+            if not path.is_dir():
+                raise NotADirectoryError("not a directory")
             return self._load(path)
         except Exception as exc:
+            self._damaged = True
             logger.warning("BM25 index at %s is damaged (%s: %s); rebuilding", path, type(exc).__name__, exc)
             return None
 
@@ -435,15 +444,41 @@ def _check_k(k: Any) -> int:
     return value
 
 
+def _corpus_id(path: Path | None) -> str | None:
+    return os.path.abspath(path) if path is not None else None
+
+
+def _prune_stale_versions(root: Path, corpus: str | None, fingerprint: str) -> None:
+    """Delete indexes built from older contents of this corpus file (same path, other fingerprint).
+
+    Indexes of the current contents with other options are kept: two retrievers over one
+    corpus with different stemmers must not evict each other.
+    """
+    if corpus is None:
+        return
+    for entry in root.iterdir():
+        if entry.name.startswith(".") or not entry.is_dir():
+            continue
+        try:
+            meta = json.loads((entry / _META).read_text(encoding="utf-8"))
+            stale = meta.get("corpus") == corpus and meta["options"]["fingerprint"] != fingerprint
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if stale:
+            _discard(entry)
+
+
 def _discard(path: Path) -> None:
     """Remove a directory by first renaming it, so no reader ever sees it half-deleted."""
     trash = path.with_name(f".trash-{path.name}-{os.getpid()}-{threading.get_ident()}")
     try:
         os.rename(path, trash)
     except OSError:
-        shutil.rmtree(path, ignore_errors=True)
-        return
-    shutil.rmtree(trash, ignore_errors=True)
+        trash = path
+    if trash.is_dir() and not trash.is_symlink():
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        trash.unlink(missing_ok=True)
 
 
 def _sweep_stale(root: Path) -> None:
