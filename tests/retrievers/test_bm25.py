@@ -8,7 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import SMALL_CORPUS, write_jsonl
+from retriever_data import SMALL_CORPUS, write_jsonl
 
 from lmdsl.errors import ConfigError
 from lmdsl.retrievers import BM25Retriever, Passage, Retriever

@@ -7,7 +7,7 @@ import os
 import time
 
 import pytest
-from conftest import SMALL_CORPUS, write_jsonl
+from retriever_data import SMALL_CORPUS, write_jsonl
 
 from lmdsl.retrievers import BM25Retriever
 from lmdsl.retrievers import bm25 as bm25_module
