@@ -1,0 +1,75 @@
+"""lmdsl: program language models, don't prompt them.
+
+Importing lmdsl is cheap: litellm, llama.cpp, bm25s and plugins load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lmdsl.adapters import Adapter, ChatAdapter, JSONAdapter
+from lmdsl.errors import (
+    AssertionFailed,
+    ConfigError,
+    ContextWindowExceeded,
+    DataError,
+    LmdslError,
+    LMError,
+    LoadError,
+    ParseError,
+    PluginError,
+    SignatureError,
+)
+from lmdsl.hookspecs import hookimpl
+from lmdsl.lm import LM, inspect_history, track_usage
+from lmdsl.predict import ChainOfThought, Predict, TypedFunction, signature
+from lmdsl.primitives import Example, Prediction
+from lmdsl.program import Module, program, tracing
+from lmdsl.settings import configure, context
+from lmdsl.signatures import Field, InputField, OutputField, Signature
+
+__version__ = "0.1.0"
+
+# Heavier or optional parts load on first attribute access.
+_LAZY = {
+    "Evaluate": "lmdsl.evaluate",
+    "EvaluationResult": "lmdsl.evaluate",
+    "Retrieve": "lmdsl.predict.retrieve",
+    "ReAct": "lmdsl.predict.react",
+    "ProgramOfThought": "lmdsl.predict.program_of_thought",
+    "MultiChainComparison": "lmdsl.predict.multi_chain_comparison",
+    "majority": "lmdsl.predict.aggregation",
+    "BestOfN": "lmdsl.predict.refine",
+    "Refine": "lmdsl.predict.refine",
+    "Assert": "lmdsl.assertions",
+    "Suggest": "lmdsl.assertions",
+    "Sandbox": "lmdsl.sandbox",
+    "Passage": "lmdsl.retrievers",
+    "get_teleprompter": "lmdsl.plugins",
+    "get_retriever": "lmdsl.plugins",
+    "get_module": "lmdsl.plugins",
+    "get_metric": "lmdsl.plugins",
+    "get_finetuner": "lmdsl.plugins",
+    "plugin_manager": "lmdsl.plugins",
+    "render": "lmdsl.predict.render",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lmdsl' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "LM", "Adapter", "AssertionFailed", "ChainOfThought", "ChatAdapter", "ConfigError", "ContextWindowExceeded",
+    "DataError", "Example", "Field", "InputField", "JSONAdapter", "LMError", "LmdslError", "LoadError", "Module",
+    "OutputField", "ParseError", "PluginError", "Predict", "Prediction", "Signature", "SignatureError",
+    "TypedFunction", "__version__", "configure", "context", "hookimpl", "inspect_history", "program", "signature",
+    "track_usage", "tracing", *_LAZY,
+]

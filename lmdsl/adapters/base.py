@@ -1,0 +1,105 @@
+"""What every adapter does: signature + demos + inputs -> messages, reply -> typed outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from lmdsl.errors import ValueParseError
+from lmdsl.signatures import Signature
+from lmdsl.values import describe_type, is_closed_type, parse_value, render_value
+
+Message = dict[str, str]
+
+
+class Adapter:
+    """Base class. Subclasses choose how outputs are laid out in the reply."""
+
+    name = "base"
+
+    # ---- formatting -------------------------------------------------------------------
+    def format(
+        self,
+        signature: Signature,
+        demos: Sequence[Mapping[str, Any]],
+        inputs: Mapping[str, Any],
+    ) -> list[Message]:
+        """The exact chat messages: stable content first (system, demos), variable input last,
+        so that provider and llama.cpp prefix caches hit across calls."""
+        messages: list[Message] = [{"role": "system", "content": self.system_message(signature)}]
+        for demo in demos:
+            user = self.render_inputs(signature, demo)
+            outputs = {k: demo[k] for k in signature.outputs if k in demo}
+            if not user or not outputs:
+                continue
+            messages.append({"role": "user", "content": user})
+            messages.append({"role": "assistant", "content": self.render_reply(signature, outputs)})
+        messages.append({"role": "user", "content": self.render_inputs(signature, inputs)})
+        return messages
+
+    def system_message(self, signature: Signature) -> str:
+        lines = [signature.instructions, ""]
+        if signature.inputs:
+            lines.append("Inputs:")
+            lines += [self._field_line(f, typed=False) for f in signature.inputs.values()]
+        lines.append("Outputs:")
+        lines += [self._field_line(f) for f in signature.outputs.values()]
+        lines += ["", self.format_instructions(signature)]
+        return "\n".join(lines)
+
+    @staticmethod
+    def _field_line(field: Any, typed: bool = True) -> str:
+        parts = [p for p in (field.desc, describe_type(field.type) if typed else "") if p]
+        return f"- {field.label}" + (": " + "; ".join(parts) if parts else "")
+
+    def render_inputs(self, signature: Signature, values: Mapping[str, Any]) -> str:
+        blocks = []
+        for name, field in signature.inputs.items():
+            if name not in values or (values[name] is None and not field.required):
+                continue
+            text = render_value(values[name])
+            sep = "\n" if "\n" in text else " "
+            blocks.append(f"{field.label}:{sep}{text}")
+        return "\n\n".join(blocks)
+
+    def format_instructions(self, signature: Signature) -> str:
+        raise NotImplementedError
+
+    def render_reply(self, signature: Signature | None, outputs: Mapping[str, Any]) -> str:
+        """The reply a model should give for these outputs (demos, ScriptedLM)."""
+        raise NotImplementedError
+
+    def reask_message(self, signature: Signature, error: Exception) -> str:
+        return (
+            f"I could not read your reply: {error}.\n"
+            f"Answer again, in exactly this format:\n{self.template(signature)}"
+        )
+
+    def template(self, signature: Signature) -> str:
+        raise NotImplementedError
+
+    # ---- parsing ----------------------------------------------------------------------
+    def parse(self, signature: Signature, text: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @staticmethod
+    def parse_field(signature: Signature, name: str, text: str) -> Any:
+        return parse_value(text, signature.outputs[name].type, name)
+
+    # ---- decoding hints ---------------------------------------------------------------
+    def grammar(self, signature: Signature) -> str | None:
+        """A GBNF grammar of valid replies, for runtimes that constrain decoding (llama.cpp)."""
+        return None
+
+    def max_tokens(self, signature: Signature) -> int | None:
+        """Short closed outputs (labels, numbers) need few tokens; free text gets the LM default."""
+        outs = list(signature.outputs.values())
+        if all(is_closed_type(f.type) for f in outs):
+            return 12 * len(outs) + 8
+        return None
+
+
+def missing_fields_error(signature: Signature, missing: list[str], text: str) -> ValueParseError:
+    shown = text if len(text) <= 200 else text[:200] + "..."
+    labels = ", ".join(f"'{signature.outputs[m].label}:'" for m in missing)
+    return ValueParseError(f"missing output field(s) {labels} in reply {shown!r}", field=missing[0], text=text)

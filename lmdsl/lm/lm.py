@@ -1,0 +1,258 @@
+"""`LM`: one model behind litellm, with lmdsl's cache, retries, history and usage."""
+
+from __future__ import annotations
+
+import asyncio
+import copy as _copy
+import os
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from lmdsl.errors import LmdslError, LMError
+from lmdsl.lm import history as _history
+from lmdsl.lm import usage as _usage
+from lmdsl.lm.cache import request_key, shared_cache
+from lmdsl.lm.providers import ensure_provider
+
+# Params that shape the request key but are never sent to a provider.
+LOCAL_ONLY_PARAMS = ("rollout_id",)
+
+
+@dataclass
+class Completion:
+    """What one LM call returned: a text per sampled choice, plus accounting."""
+
+    texts: list[str]
+    usage: dict[str, int] = field(default_factory=dict)
+    cached: bool = False
+    model: str = ""
+    finish_reasons: list[str] = field(default_factory=list)
+    cost: float | None = None
+
+    @property
+    def text(self) -> str:
+        return self.texts[0] if self.texts else ""
+
+
+def _litellm() -> Any:
+    # litellm fetches a cost map from the network at import unless told otherwise.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    litellm.suppress_debug_info = True
+    litellm.telemetry = False
+    return litellm
+
+
+def _transient_errors() -> tuple[type[BaseException], ...]:
+    litellm = _litellm()
+    names = ("RateLimitError", "Timeout", "APIConnectionError", "InternalServerError",
+             "ServiceUnavailableError", "BadGatewayError")
+    return tuple(getattr(litellm, n) for n in names if hasattr(litellm, n))
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """litellm wraps custom-provider exceptions; surface lmdsl's own error when there is one."""
+    seen = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, LmdslError):
+            return cur
+        seen.add(id(cur))
+        inner = getattr(cur, "original_exception", None)
+        cur = inner if isinstance(inner, BaseException) else (cur.__cause__ or cur.__context__)
+    return exc
+
+
+class LM:
+    """A language model: ``LM("openai/gpt-4o-mini")``, ``LM("local/smollm2")``.
+
+    Defaults: temperature 0, lmdsl's cache on, 3 retries with backoff on transient errors.
+    """
+
+    supports_grammar_prefixes = ("local/",)
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        temperature: float | None = 0.0,
+        max_tokens: int | None = None,
+        cache: bool = True,
+        num_retries: int = 3,
+        history_size: int = 200,
+        **kwargs: Any,
+    ):
+        if not isinstance(model, str) or "/" not in model:
+            raise ValueError(f"LM model must look like 'provider/model', got {model!r}")
+        self.model = model
+        self.cache = cache
+        self.num_retries = num_retries
+        self.kwargs: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens, **kwargs}
+        self.history: deque[dict[str, Any]] = deque(maxlen=history_size)
+        self.usage = _usage.Usage()
+
+    def __repr__(self) -> str:
+        return f"LM({self.model!r})"
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> LM:
+        # Programs are deep-copied by optimizers; the model (and its history) is shared.
+        return self
+
+    def copy(self, **overrides: Any) -> LM:
+        new = _copy.copy(self)
+        new.kwargs = {**self.kwargs, **overrides}
+        new.history = deque(maxlen=self.history.maxlen)
+        new.usage = _usage.Usage()
+        return new
+
+    @property
+    def supports_grammar(self) -> bool:
+        return self.model.startswith(self.supports_grammar_prefixes)
+
+    def describe(self) -> dict[str, Any]:
+        """What may be saved: the model name and non-secret params."""
+        from lmdsl.lm.cache import SECRET_PARAMS
+
+        return {"model": self.model, **{k: v for k, v in self.kwargs.items() if k not in SECRET_PARAMS}}
+
+    # ---- calling ----------------------------------------------------------------------
+    def _params(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        params = {**self.kwargs, **overrides}
+        if not self.supports_grammar:
+            params.pop("grammar", None)
+        return {k: v for k, v in params.items() if v is not None}
+
+    def __call__(self, messages: list[dict[str, Any]], **overrides: Any) -> Completion:
+        params = self._params(overrides)
+        key = request_key(self.model, messages, params) if self.cache else None
+        hit = self._cached(key)
+        if hit is not None:
+            return self._finish(messages, params, hit)
+        result = self._with_retries(messages, params)
+        if key is not None:
+            shared_cache().put(key, _to_record(result))
+        return self._finish(messages, params, result)
+
+    async def acall(self, messages: list[dict[str, Any]], **overrides: Any) -> Completion:
+        params = self._params(overrides)
+        key = request_key(self.model, messages, params) if self.cache else None
+        hit = self._cached(key)
+        if hit is not None:
+            return self._finish(messages, params, hit)
+        result = await self._acomplete_with_retries(messages, params)
+        if key is not None:
+            shared_cache().put(key, _to_record(result))
+        return self._finish(messages, params, result)
+
+    def _cached(self, key: str | None) -> Completion | None:
+        if key is None:
+            return None
+        record = shared_cache().get(key)
+        if record is None:
+            return None
+        return Completion(
+            texts=list(record["outputs"]),
+            usage=dict(record.get("usage") or {}),
+            cached=True,
+            model=self.model,
+            finish_reasons=list(record.get("finish_reasons") or []),
+        )
+
+    def _finish(self, messages: list[dict[str, Any]], params: dict[str, Any], result: Completion) -> Completion:
+        entry = {
+            "model": self.model,
+            "messages": messages,
+            "params": {k: v for k, v in params.items() if k != "grammar"},
+            "outputs": result.texts,
+            "usage": result.usage,
+            "cached": result.cached,
+            "timestamp": time.time(),
+        }
+        self.history.append(entry)
+        _history.remember(entry)
+        self.usage.add(result.usage, cached=result.cached, cost=result.cost)
+        _usage.record(result.usage, cached=result.cached, cost=result.cost)
+        return result
+
+    def _with_retries(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
+        if self.num_retries <= 0:
+            return self._complete(messages, params)
+        import tenacity
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.num_retries + 1),
+            wait=tenacity.wait_exponential(multiplier=0.5, max=20),
+            retry=tenacity.retry_if_exception(self._is_transient),
+            reraise=True,
+        )
+        return retrying(self._complete, messages, params)
+
+    async def _acomplete_with_retries(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
+        attempt = 0
+        while True:
+            try:
+                return await self._acomplete(messages, params)
+            except Exception as exc:
+                attempt += 1
+                if attempt > self.num_retries or not self._is_transient(exc):
+                    raise
+                await asyncio.sleep(min(20.0, 0.5 * 2**attempt))
+
+    def _is_transient(self, exc: BaseException) -> bool:
+        return isinstance(exc, _transient_errors())
+
+    def _provider_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        sent = {k: v for k, v in params.items() if k not in LOCAL_ONLY_PARAMS}
+        sent["num_retries"] = 0  # lmdsl retries itself, only on transient errors
+        return sent
+
+    def _complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
+        """One uncached provider call. Test doubles override this."""
+        ensure_provider(self.model)
+        litellm = _litellm()
+        try:
+            response = litellm.completion(model=self.model, messages=messages, **self._provider_params(params))
+        except Exception as exc:
+            raise self._translate(exc) from exc
+        return self._from_response(response)
+
+    async def _acomplete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
+        ensure_provider(self.model)
+        litellm = _litellm()
+        try:
+            response = await litellm.acompletion(
+                model=self.model, messages=messages, **self._provider_params(params)
+            )
+        except Exception as exc:
+            raise self._translate(exc) from exc
+        return self._from_response(response)
+
+    def _translate(self, exc: Exception) -> BaseException:
+        inner = _unwrap(exc)
+        if inner is not exc:
+            return inner
+        if self._is_transient(exc):
+            return exc
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return LMError(f"{self.model}: {type(exc).__name__}: {message}")
+
+    def _from_response(self, response: Any) -> Completion:
+        texts = [(c.message.content or "") for c in response.choices]
+        reasons = [str(getattr(c, "finish_reason", "") or "") for c in response.choices]
+        usage_obj = getattr(response, "usage", None)
+        usage = {
+            "prompt_tokens": int(getattr(usage_obj, "prompt_tokens", 0) or 0),
+            "completion_tokens": int(getattr(usage_obj, "completion_tokens", 0) or 0),
+        }
+        cost = None
+        hidden = getattr(response, "_hidden_params", None) or {}
+        if isinstance(hidden, dict):
+            cost = hidden.get("response_cost")
+        return Completion(texts, usage, False, self.model, reasons, cost)
+
+
+def _to_record(result: Completion) -> dict[str, Any]:
+    return {"outputs": result.texts, "usage": result.usage, "finish_reasons": result.finish_reasons}

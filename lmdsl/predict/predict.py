@@ -1,0 +1,138 @@
+"""`Predict`: call the LM for one signature, parse the reply into typed outputs, re-ask on failure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lmdsl import settings
+from lmdsl.adapters import Adapter, ChatAdapter
+from lmdsl.errors import ParseError, SignatureError, ValueParseError
+from lmdsl.lm.request import CallInfo, current_call
+from lmdsl.primitives import Example, Prediction
+from lmdsl.program import Module
+from lmdsl.program import trace as _trace
+from lmdsl.signatures import Signature, as_signature
+
+_DEFAULT_ADAPTER = ChatAdapter()
+
+
+class Predict(Module):
+    """The basic predictor. Its learnable state is ``demos`` and the signature's instructions."""
+
+    def __init__(self, signature: Any, *, adapter: Adapter | None = None, lm: Any = None, **config: Any):
+        self.signature: Signature = as_signature(signature)
+        self.adapter = adapter
+        self.lm = lm
+        self.config = config
+        self.demos: list[Example] = []
+
+    def reset(self) -> None:
+        self.demos = []
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.signature!r}, demos={len(self.demos)})"
+
+    # ---- inputs -----------------------------------------------------------------------
+    def _check_inputs(self, kwargs: Mapping[str, Any], signature: Signature) -> dict[str, Any]:
+        unknown = [k for k in kwargs if k not in signature.inputs]
+        if unknown:
+            raise SignatureError(
+                f"{signature.name}: unexpected input(s) {', '.join(unknown)}; inputs are {', '.join(signature.inputs)}"
+            )
+        values = {}
+        for name, field in signature.inputs.items():
+            if name in kwargs:
+                values[name] = kwargs[name]
+            elif field.required:
+                raise SignatureError(f"{signature.name}: missing input {name!r}")
+            else:
+                values[name] = field.default
+        return values
+
+    def _resolve(self) -> tuple[Any, Adapter]:
+        lm = self.lm or settings.current_lm()
+        adapter = self.adapter or settings.get("adapter") or _DEFAULT_ADAPTER
+        return lm, adapter
+
+    def render(self, **inputs: Any) -> list[dict[str, str]]:
+        """The exact messages this call would send, without calling the LM."""
+        signature, inputs = self._prepare(inputs)
+        adapter = self.adapter or settings.get("adapter") or _DEFAULT_ADAPTER
+        return adapter.format(signature, self.demos, inputs)
+
+    format = render
+
+    def _prepare(self, kwargs: dict[str, Any]) -> tuple[Signature, dict[str, Any]]:
+        from lmdsl.primitives.backtrack import feedback_for
+
+        signature = self.signature
+        extra = feedback_for(self)
+        if extra is not None:
+            signature, added = extra
+            kwargs = {**kwargs, **added}
+        return signature, self._check_inputs(kwargs, signature)
+
+    # ---- calling ----------------------------------------------------------------------
+    def forward(self, **kwargs: Any) -> Prediction:
+        config = {**self.config, **kwargs.pop("config", {})}
+        lm_override = kwargs.pop("lm", None)
+        signature, inputs = self._prepare(kwargs)
+        lm, adapter = self._resolve()
+        lm = lm_override or lm
+        messages = adapter.format(signature, self.demos, inputs)
+        params = self._params(config, lm, adapter, signature)
+        token = current_call.set(CallInfo(signature, inputs, adapter))
+        try:
+            prediction = self._complete(lm, adapter, signature, messages, params)
+        finally:
+            current_call.reset(token)
+        _trace.record(self, inputs, prediction)
+        return prediction
+
+    def _params(self, config: dict[str, Any], lm: Any, adapter: Adapter, signature: Signature) -> dict[str, Any]:
+        params = dict(config)
+        if "max_tokens" not in params and lm.kwargs.get("max_tokens") is None:
+            hint = adapter.max_tokens(signature)
+            params["max_tokens"] = hint or 256
+        if getattr(lm, "supports_grammar", False) and "grammar" not in params:
+            grammar = adapter.grammar(signature)
+            if grammar:
+                params["grammar"] = grammar
+        if params.get("n", 1) > 1 and not (params.get("temperature") or lm.kwargs.get("temperature")):
+            params["temperature"] = 0.7  # n identical greedy samples would be pointless
+        return params
+
+    def _complete(
+        self, lm: Any, adapter: Adapter, signature: Signature, messages: list[dict[str, str]], params: dict[str, Any]
+    ) -> Prediction:
+        usage = {"prompt_tokens": 0, "completion_tokens": 0}
+        max_reasks = int(settings.get("max_reasks"))
+        attempt = 0
+        while True:
+            attempt += 1
+            completion = lm(messages, **params)
+            for k in usage:
+                usage[k] += int(completion.usage.get(k, 0) or 0)
+            parsed, error = [], None
+            for text in completion.texts:
+                try:
+                    parsed.append(adapter.parse(signature, text))
+                except ValueParseError as exc:
+                    error = error or exc
+            if parsed:
+                return Prediction.from_completions(parsed, usage)
+            assert error is not None
+            if attempt > max_reasks:
+                raise ParseError(
+                    f"{signature.name}: could not parse the LM reply after {attempt} attempt(s): {error}",
+                    field=error.field,
+                    completion=completion.text,
+                    attempts=attempt,
+                    usage=usage,
+                ) from error
+            messages = [
+                *messages,
+                {"role": "assistant", "content": completion.text},
+                {"role": "user", "content": adapter.reask_message(signature, error)},
+            ]

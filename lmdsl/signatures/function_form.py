@@ -1,0 +1,87 @@
+"""``@signature`` on a function: parameters are inputs, the return annotation gives the outputs."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from typing import Any, get_type_hints
+
+from lmdsl.errors import SignatureError
+from lmdsl.signatures.field import MISSING, Field
+from lmdsl.signatures.signature import Signature
+from lmdsl.values.introspect import is_namedtuple, is_typeddict
+
+
+def _docstring(func: Any):
+    import docstring_parser
+
+    return docstring_parser.parse(inspect.getdoc(func) or "")
+
+
+def _instructions(doc: Any) -> str:
+    parts = [doc.short_description or "", doc.long_description or ""]
+    return "\n\n".join(p.strip() for p in parts if p and p.strip())
+
+
+def _return_entries(doc: Any) -> list[tuple[str | None, str]]:
+    """(name, description) of each documented return value.
+
+    docstring-parser reads a Google ``Returns:`` line ``answer: often 1-5 words`` as
+    type_name='answer', so the type slot holds the output's name there.
+    """
+    entries = []
+    for ret in doc.many_returns or ([doc.returns] if doc.returns else []):
+        name = ret.return_name or ret.type_name
+        entries.append((name if name and name.isidentifier() else None, (ret.description or "").strip()))
+    return entries
+
+
+def signature_from_function(func: Any) -> Signature:
+    fname = getattr(func, "__qualname__", getattr(func, "__name__", "function"))
+    try:
+        hints = get_type_hints(func, include_extras=False)
+    except Exception as exc:
+        raise SignatureError(f"@signature {fname}: cannot resolve type hints ({exc})") from None
+    try:
+        doc = _docstring(func)
+    except Exception as exc:
+        raise SignatureError(f"@signature {fname}: cannot parse the docstring ({exc})") from None
+    param_docs = {p.arg_name: (p.description or "").strip() for p in doc.params}
+    inputs = []
+    for p in inspect.signature(func).parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise SignatureError(f"@signature {fname}: *args/**kwargs cannot be fields ({p.name})")
+        default = MISSING if p.default is p.empty else p.default
+        inputs.append(Field(p.name, hints.get(p.name, str), param_docs.get(p.name, ""), "input", default))
+    if "return" not in hints:
+        raise SignatureError(f"@signature {fname}: needs a return annotation (the output type)")
+    ret = hints["return"]
+    if ret is None or ret is type(None):
+        raise SignatureError(f"@signature {fname}: return annotation None has no output to predict")
+    entries = _return_entries(doc)
+    outputs = _outputs_from_return(fname, ret, entries)
+    return Signature(inputs, outputs, _instructions(doc), getattr(func, "__name__", "Signature"))
+
+
+def _outputs_from_return(fname: str, ret: Any, entries: list[tuple[str | None, str]]) -> list[Field]:
+    descs = {name: desc for name, desc in entries if name}
+    if is_namedtuple(ret) or is_typeddict(ret):
+        member_hints = typing.get_type_hints(ret)
+        members = ret._fields if is_namedtuple(ret) else list(member_hints)
+        if not members:
+            raise SignatureError(f"@signature {fname}: {ret.__name__} has no fields")
+        member_docs = _member_docs(ret)
+        return [
+            Field(m, member_hints.get(m, str), descs.get(m) or member_docs.get(m, ""), "output") for m in members
+        ]
+    name, desc = entries[0] if entries else (None, "")
+    return [Field(name or "output", ret, desc, "output")]
+
+
+def _member_docs(cls: type) -> dict[str, str]:
+    """Descriptions of NamedTuple/TypedDict members from the class docstring's Attributes section."""
+    try:
+        doc = _docstring(cls)
+    except Exception:
+        return {}
+    return {p.arg_name: (p.description or "").strip() for p in doc.params}
