@@ -20,6 +20,7 @@ from lmdsl.errors import (
     PluginError,
     SignatureError,
 )
+from lmdsl import plugins as _plugins  # noqa: F401  (wires LM provider discovery; scans nothing)
 from lmdsl.hookspecs import hookimpl
 from lmdsl.lm import LM, inspect_history, track_usage
 from lmdsl.predict import ChainOfThought, Predict, TypedFunction, signature

@@ -1,0 +1,8 @@
+"""Built-in optimizers."""
+
+from lmdsl.hookspecs import hookimpl
+
+
+@hookimpl
+def lmdsl_register_teleprompters(register):
+    pass

@@ -1,0 +1,191 @@
+"""The plugin manager: built-ins first, then installed distributions, discovered lazily.
+
+Nothing here runs at ``import lmdsl``: entry points are scanned the first time a
+registry is consulted. A plugin that fails to import or register is reported once by
+distribution name and skipped (``LMDSL_STRICT_PLUGINS=1`` makes that fatal);
+``LMDSL_DISABLE_PLUGINS=a,b`` blocks plugins; ``LMDSL_TRACE_PLUGINS=1`` prints hook calls.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from lmdsl import hookspecs
+from lmdsl.errors import PluginError
+from lmdsl.plugins.registry import KINDS, Registry
+
+GROUP = "lmdsl"
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    distribution: str
+    version: str
+    builtin: bool
+    hooks: list[str] = field(default_factory=list)
+    registered: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class PluginFailure:
+    name: str
+    distribution: str
+    error: str
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+class PluginManager:
+    """Wraps pluggy; holds one :class:`Registry` per kind."""
+
+    def __init__(self, *, load_entrypoints: bool = True, strict: bool | None = None, builtins: bool = True):
+        self.pm = pluggy.PluginManager(GROUP)
+        self.pm.add_hookspecs(hookspecs)
+        self.load_entrypoints = load_entrypoints
+        self.strict = _env_flag("LMDSL_STRICT_PLUGINS") if strict is None else strict
+        self.trace = _env_flag("LMDSL_TRACE_PLUGINS")
+        self.disabled = {p.strip() for p in os.environ.get("LMDSL_DISABLE_PLUGINS", "").split(",") if p.strip()}
+        self.registries = {kind: Registry(kind) for kind in KINDS}
+        self.infos: dict[str, PluginInfo] = {}
+        self.failures: list[PluginFailure] = []
+        self._with_builtins = builtins
+        self._pending: list[tuple[Any, PluginInfo]] = []
+        self._loaded = False
+        self._lock = threading.RLock()
+
+    # ---- registration -----------------------------------------------------------------
+    def add(self, plugin: Any, name: str | None = None, *, distribution: str = "", version: str = "",
+            builtin: bool = False) -> None:
+        """Register a plugin object (a module or instance with hookimpls). Loading happens lazily."""
+        name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+        info = PluginInfo(name, distribution or name, version, builtin)
+        with self._lock:
+            if self._loaded:
+                self._activate(plugin, info)
+            else:
+                self._pending.append((plugin, info))
+
+    def _activate(self, plugin: Any, info: PluginInfo) -> None:
+        if info.name in self.disabled or info.distribution in self.disabled:
+            return
+        try:
+            self.pm.register(plugin, name=info.name)
+        except Exception as exc:  # pluggy validates hookimpl names and arguments here
+            self._fail(info, exc)
+            return
+        self.infos[info.name] = info
+        info.hooks = sorted(
+            {impl_hook for impl_hook in KINDS.values() if self._impl(impl_hook, info.name) is not None}
+        )
+        for kind, hook in KINDS.items():
+            impl = self._impl(hook, info.name)
+            if impl is None:
+                continue
+            if self.trace:
+                print(f"lmdsl plugins: calling {hook} of {info.name}", file=sys.stderr)
+            registry = self.registries[kind]
+            try:
+                impl.function(register=lambda n, obj, _r=registry, _p=info.name: _r.register(n, obj, _p))
+            except Exception as exc:
+                for r in self.registries.values():
+                    r.remove_plugin(info.name)
+                self.pm.unregister(name=info.name)
+                del self.infos[info.name]
+                self._fail(info, exc)
+                return
+            info.registered[kind] = registry.by_plugin(info.name)
+            if self.trace:
+                print(f"lmdsl plugins: {info.name} registered {kind}: {', '.join(info.registered[kind])}",
+                      file=sys.stderr)
+
+    def _impl(self, hook: str, plugin_name: str) -> Any:
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+            if impl.plugin_name == plugin_name:
+                return impl
+        return None
+
+    def _fail(self, info: PluginInfo, exc: BaseException) -> None:
+        message = f"{type(exc).__name__}: {exc}" if not isinstance(exc, PluginError) else str(exc)
+        failure = PluginFailure(info.name, info.distribution, message)
+        self.failures.append(failure)
+        if self.strict:
+            raise PluginError(f"plugin {info.distribution!r} failed: {message}") from exc
+        print(f"lmdsl: skipping plugin {info.distribution!r} ({message})", file=sys.stderr)
+
+    # ---- loading ----------------------------------------------------------------------
+    def load(self) -> None:
+        with self._lock:
+            if self._loaded:
+                return
+            self._loaded = True
+            if self._with_builtins:
+                from lmdsl.plugins.default_plugins import BUILTINS
+
+                for module in BUILTINS:
+                    self._activate(module, PluginInfo("lmdsl." + module.__name__.rsplit(".", 1)[-1], "lmdsl",
+                                                      _lmdsl_version(), True))
+            if self.load_entrypoints:
+                self._load_entrypoints()
+            pending, self._pending = self._pending, []
+            for plugin, info in pending:
+                self._activate(plugin, info)
+
+    def _load_entrypoints(self) -> None:
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=GROUP):
+            dist = ep.dist.name if ep.dist else ep.name
+            version = ep.dist.version if ep.dist else ""
+            info = PluginInfo(ep.name, dist, version, False)
+            if ep.name in self.disabled or dist in self.disabled:
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                self._fail(info, exc)
+                continue
+            self._activate(plugin, info)
+
+    def registry(self, kind: str) -> Registry:
+        self.load()
+        return self.registries[kind]
+
+    def plugins(self) -> list[PluginInfo]:
+        self.load()
+        return list(self.infos.values())
+
+
+def _lmdsl_version() -> str:
+    from lmdsl import __version__
+
+    return __version__
+
+
+_manager: PluginManager | None = None
+_manager_lock = threading.Lock()
+
+
+def plugin_manager() -> PluginManager:
+    """The process-wide manager (created on first use, loading installed plugins)."""
+    global _manager
+    with _manager_lock:
+        if _manager is None:
+            _manager = PluginManager()
+        return _manager
+
+
+def set_plugin_manager(manager: PluginManager | None) -> PluginManager | None:
+    """Swap the process-wide manager (tests use a manager that loads no installed plugins)."""
+    global _manager
+    with _manager_lock:
+        previous, _manager = _manager, manager
+        return previous

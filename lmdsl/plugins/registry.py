@@ -1,0 +1,56 @@
+"""A named registry per kind of thing plugins provide; duplicates are refused naming both plugins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lmdsl.errors import PluginError
+
+KINDS = {
+    "modules": "lmdsl_register_modules",
+    "retrievers": "lmdsl_register_retrievers",
+    "teleprompters": "lmdsl_register_teleprompters",
+    "lms": "lmdsl_register_lms",
+    "metrics": "lmdsl_register_metrics",
+    "finetuners": "lmdsl_register_finetuners",
+}
+SINGULAR = {"modules": "module", "retrievers": "retriever", "teleprompters": "optimizer", "lms": "LM provider",
+            "metrics": "metric", "finetuners": "finetuner"}
+
+
+class Registry:
+    """name -> (object, plugin that registered it)."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._entries: dict[str, tuple[Any, str]] = {}
+
+    def register(self, name: str, obj: Any, plugin: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"plugin {plugin!r}: {SINGULAR[self.kind]} names must be non-empty strings, got {name!r}")
+        if name in self._entries:
+            owner = self._entries[name][1]
+            raise PluginError(
+                f"plugin {plugin!r} registers {SINGULAR[self.kind]} {name!r}, already registered by plugin {owner!r}"
+            )
+        self._entries[name] = (obj, plugin)
+
+    def remove_plugin(self, plugin: str) -> None:
+        for name in [n for n, (_, p) in self._entries.items() if p == plugin]:
+            del self._entries[name]
+
+    def get(self, name: str) -> Any:
+        try:
+            return self._entries[name][0]
+        except KeyError:
+            known = ", ".join(sorted(self._entries)) or "(none)"
+            raise PluginError(f"unknown {SINGULAR[self.kind]} {name!r}; known: {known}") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def by_plugin(self, plugin: str) -> list[str]:
+        return sorted(n for n, (_, p) in self._entries.items() if p == plugin)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {n: obj for n, (obj, _) in self._entries.items()}
