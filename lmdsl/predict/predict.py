@@ -12,6 +12,7 @@ from lmdsl.lm.request import CallInfo, current_call
 from lmdsl.primitives import Example, Prediction
 from lmdsl.program import Module
 from lmdsl.program import trace as _trace
+from lmdsl.program.demos import active_demos
 from lmdsl.signatures import Signature, as_signature
 
 _DEFAULT_ADAPTER = ChatAdapter()
@@ -59,7 +60,7 @@ class Predict(Module):
         """The exact messages this call would send, without calling the LM."""
         signature, inputs = self._prepare(inputs)
         adapter = self.adapter or settings.get("adapter") or _DEFAULT_ADAPTER
-        return adapter.format(signature, self.demos, inputs)
+        return adapter.format(signature, active_demos(self), inputs)
 
     format = render
 
@@ -80,7 +81,7 @@ class Predict(Module):
         signature, inputs = self._prepare(kwargs)
         lm, adapter = self._resolve()
         lm = lm_override or lm
-        messages = adapter.format(signature, self.demos, inputs)
+        messages = adapter.format(signature, active_demos(self), inputs)
         params = self._params(config, lm, adapter, signature)
         token = current_call.set(CallInfo(signature, inputs, adapter))
         try:

@@ -5,4 +5,10 @@ from lmdsl.hookspecs import hookimpl
 
 @hookimpl
 def lmdsl_register_teleprompters(register):
-    pass
+    from lmdsl import teleprompt
+
+    register("labeled-few-shot", teleprompt.LabeledFewShot)
+    register("bootstrap", teleprompt.BootstrapFewShot)
+    register("random-search", teleprompt.BootstrapFewShotWithRandomSearch)
+    register("knn", teleprompt.KNNFewShot)
+    register("ensemble", teleprompt.Ensemble)

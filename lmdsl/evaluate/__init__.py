@@ -1,0 +1,16 @@
+"""Scoring programs on a devset with a metric."""
+
+from lmdsl.evaluate.evaluate import Evaluate, EvaluationResult, EvalRow
+from lmdsl.evaluate.metrics import (
+    answer_exact_match,
+    answer_in_passages,
+    exact_match,
+    f1,
+    f1_score,
+    normalize_text,
+)
+
+__all__ = [
+    "EvalRow", "Evaluate", "EvaluationResult", "answer_exact_match", "answer_in_passages", "exact_match", "f1",
+    "f1_score", "normalize_text",
+]

@@ -1,0 +1,138 @@
+"""`Evaluate`: run a program over a devset in parallel and score it with a metric."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lmdsl import settings
+from lmdsl.errors import ErrorBudgetExceeded
+from lmdsl.lm.usage import track_usage
+from lmdsl.primitives import Example
+from lmdsl.utils.parallel import parallel_map
+from lmdsl.utils.progress import Progress
+
+Metric = Callable[..., Any]
+
+
+@dataclass
+class EvalRow:
+    example: Example
+    prediction: Any
+    score: float
+    error: str | None = None
+
+
+@dataclass
+class EvaluationResult:
+    score: float  # mean metric x 100, rounded to 2 places
+    results: list[EvalRow]
+    errors: int = 0
+    usage: dict[str, Any] = field(default_factory=dict)
+    wall_time: float = 0.0
+
+    @property
+    def n(self) -> int:
+        return len(self.results)
+
+    def __float__(self) -> float:
+        return self.score
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"score": self.score, "n": self.n, "errors": self.errors, "usage": self.usage,
+                "wall_time": round(self.wall_time, 3)}
+
+
+def call_program(program: Any, example: Example) -> Any:
+    if example.input_keys is None:
+        raise ValueError(f"example has no inputs marked (use .with_inputs(...)): {example!r}")
+    return program(**example.inputs().to_dict())
+
+
+class Evaluate:
+    """``Evaluate(devset, metric, num_threads=4)(program)`` -> :class:`EvaluationResult`.
+
+    An example whose program raises scores ``failure_score`` and is listed; once more
+    than ``max_errors`` examples have raised, evaluation stops with ErrorBudgetExceeded.
+    """
+
+    def __init__(
+        self,
+        devset: Sequence[Example],
+        metric: Metric,
+        *,
+        num_threads: int | None = None,
+        display_progress: bool | None = None,
+        max_errors: int = 10,
+        failure_score: float = 0.0,
+        label: str = "evaluate",
+    ):
+        self.devset = list(devset)
+        self.metric = metric
+        self.num_threads = num_threads
+        self.display_progress = display_progress
+        self.max_errors = max_errors
+        self.failure_score = failure_score
+        self.label = label
+
+    def __call__(self, program: Any, *, metric: Metric | None = None, devset: Sequence[Example] | None = None,
+                 num_threads: int | None = None) -> EvaluationResult:
+        metric = metric or self.metric
+        devset = list(devset) if devset is not None else self.devset
+        threads = num_threads or self.num_threads or int(settings.get("num_threads"))
+        show = self.display_progress if self.display_progress is not None else bool(settings.get("display_progress"))
+        progress = Progress(len(devset), self.label, enabled=show)
+        totals = {"score": 0.0, "done": 0, "errors": 0}
+        first_error: list[str] = []
+
+        def run_one(example: Example) -> EvalRow:
+            try:
+                prediction = call_program(program, example)
+            except Exception as exc:
+                return EvalRow(example, None, self.failure_score, _describe(exc))
+            try:
+                score = float(metric(example, prediction, None))
+            except Exception as exc:
+                name = getattr(metric, "__name__", "metric")
+                return EvalRow(example, prediction, self.failure_score, f"metric {name} raised {_describe(exc)}")
+            return EvalRow(example, prediction, score)
+
+        def on_result(_i: int, row: EvalRow) -> bool:
+            totals["done"] += 1
+            totals["score"] += row.score
+            if row.error:
+                totals["errors"] += 1
+                if not first_error:
+                    first_error.append(row.error)
+            progress.update(status=f"{100 * totals['score'] / totals['done']:.1f}%")
+            return totals["errors"] > self.max_errors
+
+        start = time.perf_counter()
+        with track_usage() as usage:
+            try:
+                rows = parallel_map(run_one, devset, num_threads=threads, on_result=on_result)
+            finally:
+                progress.close()
+        if totals["errors"] > self.max_errors:
+            raise ErrorBudgetExceeded(
+                f"stopped after {totals['errors']} of {totals['done']} examples raised "
+                f"(max_errors={self.max_errors}); first error: {first_error[0]}"
+            )
+        done_rows = [r for r in rows if r is not None]
+        mean = sum(r.score for r in done_rows) / len(done_rows) if done_rows else 0.0
+        return EvaluationResult(
+            score=round(100 * mean, 2),
+            results=done_rows,
+            errors=sum(1 for r in done_rows if r.error),
+            usage=usage.to_dict(),
+            wall_time=time.perf_counter() - start,
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"

@@ -1,0 +1,106 @@
+"""What every optimizer shares: the compile contract, a report, and call accounting."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lmdsl.errors import ConfigError
+from lmdsl.primitives import Example
+
+
+@dataclass
+class Candidate:
+    name: str
+    score: float | None
+    demos: dict[str, int] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CompileReport:
+    """Per-candidate scores, the best, and what the compile cost."""
+
+    optimizer: str
+    candidates: list[Candidate] = field(default_factory=list)
+    best: int | None = None
+    estimated_calls: int | None = None
+    usage: dict[str, Any] = field(default_factory=dict)
+    wall_time: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def best_score(self) -> float | None:
+        return self.candidates[self.best].score if self.best is not None else None
+
+    @property
+    def lm_calls(self) -> int:
+        return int(self.usage.get("lm_calls", 0))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "optimizer": self.optimizer,
+            "best": self.best,
+            "best_score": self.best_score,
+            "candidates": [c.__dict__ for c in self.candidates],
+            "estimated_calls": self.estimated_calls,
+            "usage": self.usage,
+            "wall_time": round(self.wall_time, 3),
+            "notes": self.notes,
+        }
+
+
+class Teleprompter:
+    """Base class: ``compile(program, trainset=..., valset=None) -> new program`` (input untouched)."""
+
+    name = "teleprompter"
+    verbose = True
+
+    def __init__(self) -> None:
+        self.report: CompileReport | None = None
+
+    def compile(self, program: Any, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Any:
+        raise NotImplementedError
+
+    def log(self, message: str) -> None:
+        if self.verbose:
+            print(f"[{self.name}] {message}", file=sys.stderr, flush=True)
+
+    def _start(self, estimated_calls: int | None) -> float:
+        self.report = CompileReport(self.name, estimated_calls=estimated_calls)
+        if estimated_calls is not None:
+            self.log(f"estimated at most {estimated_calls} program runs (LM calls scale with predictors per run)")
+        return time.perf_counter()
+
+    def _finish(self, start: float, usage: Any) -> None:
+        assert self.report is not None
+        self.report.wall_time = time.perf_counter() - start
+        self.report.usage = usage.to_dict()
+        u = self.report.usage
+        self.log(
+            f"done in {self.report.wall_time:.1f} s: {u['lm_calls']} LM calls "
+            f"({u['cached_calls']} more answered from cache), {u['total_tokens']} tokens"
+        )
+
+
+def check_trainset(trainset: Sequence[Example], who: str) -> list[Example]:
+    rows = list(trainset or [])
+    if not rows:
+        raise ConfigError(f"{who}: the trainset is empty")
+    for i, ex in enumerate(rows):
+        if not isinstance(ex, Example) or ex.input_keys is None:
+            raise ConfigError(f"{who}: trainset row {i} is not an Example with inputs marked (.with_inputs(...))")
+    return rows
+
+
+def passes(score: Any, threshold: float | None) -> bool:
+    """A trace is kept when the metric is truthy, or at least ``threshold`` when one is given."""
+    if threshold is None:
+        return bool(score)
+    return float(score) >= threshold
+
+
+MetricFn = Callable[..., Any]

@@ -1,0 +1,28 @@
+"""`LabeledFewShot`: k training examples as demos for every predictor. No LM calls."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from lmdsl.primitives import Example
+from lmdsl.teleprompt.base import Teleprompter, check_trainset
+
+
+class LabeledFewShot(Teleprompter):
+    name = "labeled-few-shot"
+
+    def __init__(self, k: int = 16, *, seed: int = 0, sample: bool = True):
+        super().__init__()
+        self.k = k
+        self.seed = seed
+        self.sample = sample
+
+    def compile(self, program: Any, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Any:
+        rows = check_trainset(trainset, self.name)
+        student = program.reset_copy()
+        k = min(self.k, len(rows))
+        for predictor in student.predictors():
+            predictor.demos = random.Random(self.seed).sample(rows, k) if self.sample else rows[:k]
+        return student

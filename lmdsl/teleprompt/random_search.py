@@ -1,0 +1,114 @@
+"""`BootstrapFewShotWithRandomSearch`: several demo sets, each scored on the valset, best kept.
+
+Candidates, in this order (earlier wins ties): zero-shot, labeled demos only, a plain
+bootstrap, then ``num_candidate_programs`` bootstraps over shuffled trainsets with a
+random number of demos each. Every LM call goes through the cache, so an interrupted
+compile re-run with the same arguments replays finished work without calling the model.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from lmdsl.evaluate import Evaluate
+from lmdsl.lm.usage import track_usage
+from lmdsl.primitives import Example
+from lmdsl.teleprompt.base import Candidate, MetricFn, Teleprompter, check_trainset
+from lmdsl.teleprompt.bootstrap import BootstrapFewShot
+from lmdsl.teleprompt.labeled import LabeledFewShot
+
+
+class BootstrapFewShotWithRandomSearch(Teleprompter):
+    name = "random-search"
+
+    def __init__(
+        self,
+        metric: MetricFn,
+        *,
+        num_candidate_programs: int = 8,
+        max_bootstrapped_demos: int = 4,
+        max_labeled_demos: int = 16,
+        max_rounds: int = 1,
+        metric_threshold: float | None = None,
+        teacher: Any = None,
+        num_threads: int | None = None,
+        stop_at_score: float | None = None,
+        max_errors: int = 10,
+        seed: int = 0,
+    ):
+        super().__init__()
+        self.metric = metric
+        self.num_candidate_programs = num_candidate_programs
+        self.max_bootstrapped_demos = max_bootstrapped_demos
+        self.max_labeled_demos = max_labeled_demos
+        self.max_rounds = max_rounds
+        self.metric_threshold = metric_threshold
+        self.teacher = teacher
+        self.num_threads = num_threads
+        self.stop_at_score = stop_at_score
+        self.max_errors = max_errors
+        self.seed = seed
+
+    def estimate(self, trainset: Sequence[Example], valset: Sequence[Example]) -> int:
+        candidates = self.num_candidate_programs + 3
+        bootstraps = (self.num_candidate_programs + 1) * len(trainset) * self.max_rounds
+        return candidates * len(valset) + bootstraps
+
+    def _bootstrapper(self, max_demos: int, seed: int) -> BootstrapFewShot:
+        b = BootstrapFewShot(
+            self.metric,
+            metric_threshold=self.metric_threshold,
+            max_bootstrapped_demos=max_demos,
+            max_labeled_demos=self.max_labeled_demos,
+            max_rounds=self.max_rounds,
+            teacher=self.teacher,
+            max_errors=self.max_errors,
+            num_threads=self.num_threads,
+            seed=seed,
+        )
+        b.verbose = False
+        return b
+
+    def candidates(self, program: Any, rows: list[Example]):
+        """Yield (name, compiled program, details) lazily, so stop_at_score saves work."""
+        yield "zero-shot", program.reset_copy(), {}
+        labeled = LabeledFewShot(k=self.max_labeled_demos, seed=self.seed)
+        yield "labeled", labeled.compile(program, trainset=rows), {}
+        plain = self._bootstrapper(self.max_bootstrapped_demos, self.seed)
+        yield "bootstrap", plain.compile(program, trainset=rows), dict(plain.stats)
+        for i in range(self.num_candidate_programs):
+            seed = self.seed * 1000 + i
+            rng = random.Random(seed)
+            shuffled = list(rows)
+            rng.shuffle(shuffled)
+            size = rng.randint(1, max(1, self.max_bootstrapped_demos))
+            b = self._bootstrapper(size, seed)
+            yield f"bootstrap-shuffled-{i}(k={size})", b.compile(program, trainset=shuffled), dict(b.stats)
+
+    def compile(self, program: Any, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Any:
+        rows = check_trainset(trainset, self.name)
+        val = list(valset) if valset else rows
+        start = self._start(self.estimate(rows, val))
+        assert self.report is not None
+        evaluate = Evaluate(val, self.metric, num_threads=self.num_threads, max_errors=len(val) + 1)
+        best_program, best_score = None, None
+        total = self.num_candidate_programs + 3
+        with track_usage() as usage:
+            for index, (name, candidate, details) in enumerate(self.candidates(program, rows)):
+                evaluate.label = f"candidate {index + 1}/{total} {name}"
+                result = evaluate(candidate)
+                demos = {p: len(pred.demos) for p, pred in candidate.named_predictors()}
+                self.report.candidates.append(
+                    Candidate(name, result.score, demos, {**details, "errors": result.errors})
+                )
+                self.log(f"candidate {index + 1}/{total} {name}: {result.score:.1f}")
+                if best_score is None or result.score > best_score:  # strict: earlier candidates win ties
+                    best_program, best_score, self.report.best = candidate, result.score, index
+                if self.stop_at_score is not None and result.score >= self.stop_at_score:
+                    self.report.notes.append(f"stopped early: {name} reached stop_at_score={self.stop_at_score}")
+                    break
+        self._finish(start, usage)
+        self.log(f"best: {self.report.candidates[self.report.best].name} with {best_score:.1f}")
+        return best_program
