@@ -352,7 +352,7 @@ class BM25Retriever:
             root.mkdir(parents=True, exist_ok=True)
             _sweep_stale(root)
             tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{self.key[:12]}-", dir=root))
-            self._model.save(tmp, show_progress=False)
+            self._model.save(tmp)  # no corpus saved, so no progress bar either
             with open(tmp / _PASSAGES, "w", encoding="utf-8") as f:
                 for p in self.passages:
                     f.write(json.dumps([p.id, p.title, p.text], ensure_ascii=False) + "\n")
@@ -416,7 +416,7 @@ class BM25Retriever:
             for line in f:
                 pid, title, text = json.loads(line)
                 passages.append(Passage(text=text, title=title, id=pid))
-        model = bm25s.BM25.load(path, show_progress=False)
+        model = bm25s.BM25.load(path)
         scores = model.scores
         num_docs = int(scores["num_docs"])
         if num_docs != len(passages) or num_docs != meta["num_docs"]:
