@@ -234,3 +234,14 @@ def test_concurrent_queries(corpus_file):
     with ThreadPoolExecutor(max_workers=6) as pool:
         assert all(pool.map(worker, range(6)))
     r.close()
+
+
+def test_unwritable_db_location_is_a_config_error(corpus_file, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match=r"cannot write the FTS index to .*pass db= a writable path"):
+        SqliteFTSRetriever(corpus_file, db=blocker / "index.sqlite3")
+    directory = tmp_path / "a-directory"
+    directory.mkdir()
+    with pytest.raises(ConfigError, match="cannot write the FTS index"):
+        SqliteFTSRetriever(corpus_file, db=directory)

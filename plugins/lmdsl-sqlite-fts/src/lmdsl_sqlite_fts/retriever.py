@@ -37,117 +37,13 @@ SCHEMA_VERSION = 1
 
 # Words that carry no meaning for ranking. Dropping them from *queries* (the index keeps
 # them) makes OR-queries about three times faster with the same recall on HotPotQA.
-STOPWORDS = frozenset(
-    [
-        "a",
-        "about",
-        "after",
-        "all",
-        "also",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "been",
-        "before",
-        "being",
-        "between",
-        "both",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "doing",
-        "during",
-        "each",
-        "few",
-        "for",
-        "from",
-        "had",
-        "has",
-        "have",
-        "having",
-        "he",
-        "her",
-        "here",
-        "hers",
-        "him",
-        "his",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "just",
-        "me",
-        "more",
-        "most",
-        "my",
-        "no",
-        "nor",
-        "not",
-        "of",
-        "off",
-        "on",
-        "once",
-        "only",
-        "or",
-        "other",
-        "our",
-        "out",
-        "over",
-        "own",
-        "same",
-        "she",
-        "should",
-        "so",
-        "some",
-        "such",
-        "than",
-        "that",
-        "the",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "to",
-        "too",
-        "under",
-        "until",
-        "up",
-        "very",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-    ]
-)
+_STOPWORD_TEXT = """a about after all also an and any are as at be been before being between both but by can
+    could did do does doing during each few for from had has have having he her here hers him
+    his how i if in into is it its just me more most my no nor not of off on once only or other
+    our out over own same she should so some such than that the their them then there these they
+    this those through to too under until up very was we were what when where which while who
+    whom why will with would you your"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 _WORD_RE = re.compile(r"\w+")
 
@@ -302,10 +198,15 @@ class SqliteFTSRetriever:
 
     def _build(self, passages: list[Passage]) -> None:
         """Write the whole index to a temp file beside ``db_path``, then rename it over it."""
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{self.db_path.name}.", suffix=".tmp", dir=self.db_path.parent
-        )
+        try:
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(
+                prefix=f".{self.db_path.name}.", suffix=".tmp", dir=self.db_path.parent
+            )
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write the FTS index to {self.db_path} ({exc}); pass db= a writable path"
+            ) from None
         os.close(fd)
         tmp = Path(tmp_name)
         try:
@@ -339,7 +240,12 @@ class SqliteFTSRetriever:
             finally:
                 conn.close()
             os.chmod(tmp, 0o644)  # mkstemp's 0600 would surprise a user who put the index beside the corpus
-            os.replace(tmp, self.db_path)
+            try:
+                os.replace(tmp, self.db_path)
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot write the FTS index to {self.db_path} ({exc}); pass db= a writable path"
+                ) from None
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
