@@ -1,0 +1,3 @@
+from lmdsl.cli.main import main
+
+main()

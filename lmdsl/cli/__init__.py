@@ -1,0 +1,1 @@
+"""The ``lmdsl`` command line."""

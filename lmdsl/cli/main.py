@@ -1,0 +1,382 @@
+"""``lmdsl``: compile, evaluate, run and inspect programs; list plugins.
+
+Usage errors exit 2 with a hint, runtime failures exit 1 with one line (a traceback only
+with --debug). Progress goes to stderr so stdout stays clean for results and --json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import click
+
+from lmdsl.cli.options import check_options, parse_pairs
+
+
+class LmdslGroup(click.Group):
+    """Turns lmdsl errors into one-line messages with the right exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from lmdsl.errors import DataError, LmdslError, SignatureError
+
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted: finished LM calls are cached; re-run the same command to resume", err=True)
+            ctx.exit(130)
+        except Exception as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            usage = isinstance(exc, (DataError, SignatureError))
+            if not isinstance(exc, LmdslError):
+                message = f"{type(exc).__name__}: {exc}"
+            else:
+                message = str(exc)
+            click.echo(f"Error: {message}", err=True)
+            if not (ctx.obj and ctx.obj.get("debug")):
+                click.echo("(run with --debug for a traceback)", err=True)
+            ctx.exit(2 if usage else 1)
+
+
+@click.group(cls=LmdslGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.option("--strict", is_flag=True, help="Fail when a plugin cannot be loaded (LMDSL_STRICT_PLUGINS=1).")
+@click.version_option(package_name="lmdsl")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, strict: bool) -> None:
+    """Program language models, don't prompt them."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    if strict:
+        os.environ["LMDSL_STRICT_PLUGINS"] = "1"
+
+
+def lm_option(f: Any) -> Any:
+    return click.option("--lm", "lm", metavar="MODEL", help="Model, e.g. local/smollm2 or openai/gpt-4o-mini "
+                        "(default: $LMDSL_LM, else the embedded model).")(f)
+
+
+def threads_option(f: Any) -> Any:
+    return click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
+                        help="Parallel program runs.")(f)
+
+
+def retriever_options(f: Any) -> Any:
+    f = click.option("-R", "retriever_opts", multiple=True, metavar="KEY=VALUE",
+                     help="Retriever option, e.g. -R corpus=data/corpus.jsonl.")(f)
+    return click.option("--retriever", metavar="NAME", help="A registered retriever (bm25, plugins...).")(f)
+
+
+def json_option(f: Any) -> Any:
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")(f)
+
+
+def _setup(lm: str | None, threads: int, retriever: str | None = None, retriever_opts: tuple[str, ...] = (),
+           module: Any = None) -> None:
+    import lmdsl
+    from lmdsl.errors import PluginError
+
+    settings: dict[str, Any] = {"num_threads": threads}
+    if lm:
+        settings["lm"] = lmdsl.LM(lm)
+    elif module is not None and getattr(module, "lm", None) is not None and not os.environ.get("LMDSL_LM"):
+        settings["lm"] = module.lm
+    if retriever:
+        opts = parse_pairs(retriever_opts, "-R")
+        try:
+            factory = lmdsl.plugin_manager().registry("retrievers").get(retriever)
+        except PluginError as exc:
+            raise click.UsageError(str(exc)) from None
+        settings["retriever"] = factory(**check_options(factory, opts, f"retriever {retriever!r}"))
+    elif retriever_opts:
+        raise click.UsageError("-R needs --retriever NAME")
+    elif module is not None and getattr(module, "retriever", None) is not None:
+        settings["retriever"] = module.retriever
+    lmdsl.configure(**settings)
+
+
+def _load_target(target: str) -> tuple[Any, Any, str, dict[str, Any] | None]:
+    """(module, program, program target, saved state) for a target or a compiled .json file."""
+    from lmdsl.cli.targets import instantiate_program
+    from lmdsl.program.state import read_state
+
+    if target.endswith(".json") and ":" not in target:
+        if not os.path.exists(target):
+            raise click.UsageError(f"file not found: {target}")
+        state = read_state(target)
+        program_target = state.get("program")
+        if not program_target:
+            raise click.UsageError(f"{target}: the file does not say which program it belongs to (no 'program' key)")
+        module, program = instantiate_program(program_target)
+        program.load(target)
+        return module, program, program_target, state
+    module, program = instantiate_program(target)
+    return module, program, target, None
+
+
+def _dataset(path: str | None, module: Any, names: tuple[str, ...], program: Any, what: str,
+             required: bool = True) -> list[Any] | None:
+    from lmdsl.cli.datasets import load_examples, to_examples
+    from lmdsl.cli.targets import forward_inputs
+
+    req, opt = forward_inputs(program)
+    if path:
+        return load_examples(path, req, opt)
+    for name in names:
+        rows = getattr(module, name, None) if module is not None else None
+        if rows is not None:
+            rows = rows() if callable(rows) else rows
+            return to_examples(list(rows), req, opt, f"{module.__name__}.{name}")
+    if required:
+        raise click.UsageError(f"no {what}: pass --{what} PATH or define `{names[0]}` in the program's module")
+    return None
+
+
+def _metric(ref: str | None, module: Any) -> Any:
+    from lmdsl.cli.targets import resolve_metric
+
+    if ref:
+        return resolve_metric(ref)
+    metric = getattr(module, "metric", None)
+    if metric is None:
+        raise click.UsageError("no metric: pass --metric NAME|module:function or define `metric` in the module")
+    return metric
+
+
+def _emit(data: dict[str, Any]) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, default=str))
+
+
+@cli.command("compile")
+@click.argument("target")
+@click.option("--trainset", type=click.Path(dir_okay=False), help="JSONL/JSON rows (default: module's `trainset`).")
+@click.option("--valset", type=click.Path(dir_okay=False), help="Rows to score candidates on (default: `valset`/`devset`).")
+@click.option("--metric", help="Registered metric name or module:function (default: module's `metric`).")
+@click.option("--optimizer", default="random-search", show_default=True, help="A registered optimizer.")
+@click.option("-O", "optimizer_opts", multiple=True, metavar="KEY=VALUE", help="Optimizer option (repeatable).")
+@lm_option
+@threads_option
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Where to write the compiled program.")
+@retriever_options
+@json_option
+def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: str | None, optimizer: str,
+                optimizer_opts: tuple[str, ...], lm: str | None, threads: int, seed: int, output: str | None,
+                retriever: str | None, retriever_opts: tuple[str, ...], as_json: bool) -> None:
+    """Compile TARGET (pkg.module:Program or path/file.py:Program) against a metric."""
+    import time
+
+    import lmdsl
+    from lmdsl.errors import PluginError
+    from lmdsl.evaluate import Evaluate
+    from lmdsl.lm.usage import track_usage
+
+    module, program, program_target, _ = _load_target(target)
+    try:
+        optimizer_cls = lmdsl.plugin_manager().registry("teleprompters").get(optimizer)
+    except PluginError as exc:
+        raise click.UsageError(str(exc)) from None
+    options = check_options(optimizer_cls, parse_pairs(optimizer_opts, "-O"), f"optimizer {optimizer!r}")
+    train = _dataset(trainset, module, ("trainset",), program, "trainset")
+    val = _dataset(valset, module, ("valset", "devset"), program, "valset", required=False)
+    if val is None:
+        click.echo("warning: no valset; scoring on the trainset (scores will be optimistic)", err=True)
+        val = train
+    metric_fn = _metric(metric, module)
+    _setup(lm, threads, retriever, retriever_opts, module)
+    accepted = _accepted(optimizer_cls)
+    for key, value in (("metric", metric_fn), ("num_threads", threads), ("seed", seed)):
+        if key in accepted and key not in options:
+            options[key] = value
+    tp = optimizer_cls(**options)
+    start = time.perf_counter()
+    evaluate = Evaluate(val, metric_fn, num_threads=threads, max_errors=len(val) + 1, label="baseline")
+    with track_usage() as usage:
+        baseline = evaluate(program)
+        compiled = tp.compile(program, trainset=train, valset=val)
+        evaluate.label = "compiled"
+        final = evaluate(compiled)
+    wall = time.perf_counter() - start
+    out = output or f"{program_target.rpartition(':')[2]}.compiled.json"
+    report = getattr(tp, "report", None)
+    compiled.save(out, target=_portable(program_target), metadata={
+        "optimizer": optimizer, "options": {k: v for k, v in options.items() if _jsonable(v)},
+        "baseline_score": baseline.score, "score": final.score, "valset_size": len(val),
+        "trainset_size": len(train), "lm": getattr(lmdsl.settings.current_lm(), "model", None),
+    })
+    result = {
+        "baseline_score": baseline.score, "score": final.score, "lm_calls": usage.lm_calls,
+        "cached_calls": usage.cached_calls, "tokens": usage.total_tokens, "wall_time": round(wall, 2),
+        "output": out, "optimizer": optimizer, "valset_size": len(val),
+        "report": report.to_dict() if report is not None else None,
+    }
+    if as_json:
+        _emit(result)
+        return
+    rows = [("baseline score", f"{baseline.score:.1f}"), ("compiled score", f"{final.score:.1f}"),
+            ("valset size", str(len(val))), ("LM calls", f"{usage.lm_calls} (+{usage.cached_calls} from cache)"),
+            ("tokens", str(usage.total_tokens)), ("wall time", f"{wall:.1f} s"), ("saved to", out)]
+    _table(rows)
+
+
+def _accepted(factory: Any) -> set[str]:
+    import inspect
+
+    try:
+        return set(inspect.signature(factory).parameters)
+    except (TypeError, ValueError):
+        return set()
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+        return True
+    except TypeError:
+        return False
+
+
+def _portable(target: str) -> str:
+    """Store file targets relative to the working directory when possible."""
+    module, _, attr = target.rpartition(":")
+    if module.endswith(".py") and os.path.isabs(module):
+        try:
+            module = os.path.relpath(module)
+        except ValueError:
+            pass
+    return f"{module}:{attr}"
+
+
+def _table(rows: list[tuple[str, str]]) -> None:
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        click.echo(f"{key:<{width}}  {value}")
+
+
+@cli.command("evaluate")
+@click.argument("target")
+@click.option("--devset", type=click.Path(dir_okay=False), help="JSONL/JSON rows (default: module's `devset`/`valset`).")
+@click.option("--metric", help="Registered metric name or module:function.")
+@lm_option
+@threads_option
+@retriever_options
+@json_option
+def evaluate_cmd(target: str, devset: str | None, metric: str | None, lm: str | None, threads: int,
+                 retriever: str | None, retriever_opts: tuple[str, ...], as_json: bool) -> None:
+    """Score TARGET (a program or a compiled .json) on a devset."""
+    from lmdsl.evaluate import Evaluate
+
+    module, program, _, _ = _load_target(target)
+    rows = _dataset(devset, module, ("devset", "valset"), program, "devset")
+    metric_fn = _metric(metric, module)
+    _setup(lm, threads, retriever, retriever_opts, module)
+    result = Evaluate(rows, metric_fn, num_threads=threads, max_errors=len(rows) + 1)(program)
+    data = {"score": result.score, "n": result.n, "errors": result.errors,
+            "lm_calls": result.usage.get("lm_calls"), "wall_time": round(result.wall_time, 2)}
+    if as_json:
+        _emit(data)
+        return
+    first_error = next((r.error for r in result.results if r.error), None)
+    _table([("score", f"{result.score:.1f}"), ("examples", str(result.n)), ("errors", str(result.errors)),
+            ("LM calls", str(data["lm_calls"])), ("wall time", f"{result.wall_time:.1f} s")])
+    if first_error:
+        click.echo(f"first error: {first_error}", err=True)
+
+
+@cli.command("run")
+@click.argument("target")
+@click.option("--input", "input_json", help="One JSON object of inputs.")
+@click.option("--input-file", type=click.Path(dir_okay=False), help="JSONL rows of inputs; one JSON result per line.")
+@lm_option
+@retriever_options
+def run_cmd(target: str, input_json: str | None, input_file: str | None, lm: str | None, retriever: str | None,
+            retriever_opts: tuple[str, ...]) -> None:
+    """Run TARGET (a program or a compiled .json) on inputs."""
+    from lmdsl.cli.datasets import read_rows
+    from lmdsl.cli.targets import forward_inputs
+    from lmdsl.errors import DataError
+
+    if bool(input_json) == bool(input_file):
+        raise click.UsageError("give exactly one of --input '{...}' or --input-file rows.jsonl")
+    module, program, _, _ = _load_target(target)
+    _setup(lm, 1, retriever, retriever_opts, module)
+    required, optional = forward_inputs(program)
+    if input_json:
+        try:
+            row = json.loads(input_json)
+        except json.JSONDecodeError as exc:
+            raise click.UsageError(f"--input: invalid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(row, dict):
+            raise click.UsageError("--input: expected a JSON object")
+        rows = [(1, row)]
+    else:
+        rows = read_rows(input_file)  # type: ignore[arg-type]
+    source = "--input" if input_json else input_file
+    for line, row in rows:
+        missing = [k for k in required if k not in row]
+        if missing:
+            raise DataError(f"{source} line {line}: missing input {', '.join(map(repr, missing))}")
+        inputs = {k: row[k] for k in required + optional if k in row}
+        prediction = program(**inputs)
+        _emit(_prediction_dict(prediction))
+        sys.stdout.flush()
+
+
+def _prediction_dict(prediction: Any) -> dict[str, Any]:
+    from lmdsl.values.render import _jsonable
+
+    data = prediction.to_dict() if hasattr(prediction, "to_dict") else {"output": prediction}
+    return {k: _jsonable(v) for k, v in data.items()}
+
+
+@cli.command("inspect")
+@click.argument("target")
+def inspect_cmd(target: str) -> None:
+    """Print each predictor's full prompt template with its demos."""
+    from lmdsl.adapters import ChatAdapter
+    from lmdsl.settings import get
+
+    _, program, program_target, state = _load_target(target)
+    adapter = get("adapter") or ChatAdapter()
+    if state and state.get("metadata"):
+        meta = state["metadata"]
+        click.echo(f"# {program_target}  (optimizer {meta.get('optimizer')}: "
+                   f"{meta.get('baseline_score')} -> {meta.get('score')})")
+    for path, predictor in program.named_predictors():
+        placeholders = {name: f"{{{name}}}" for name in predictor.signature.inputs}
+        click.echo(f"\n=== {path}: {predictor.signature!r} · {len(predictor.demos)} demo(s) ===")
+        for message in (predictor.adapter or adapter).format(predictor.signature, predictor.demos, placeholders):
+            click.echo(f"[{message['role']}]")
+            click.echo(message["content"])
+
+
+@cli.command("plugins")
+@json_option
+def plugins_cmd(as_json: bool) -> None:
+    """List plugins: distribution, version, hooks and what each registered."""
+    import lmdsl
+
+    manager = lmdsl.plugin_manager()
+    infos = manager.plugins()
+    data = [{"name": i.name, "distribution": i.distribution, "version": i.version, "builtin": i.builtin,
+             "hooks": i.hooks, "registered": i.registered} for i in infos]
+    failures = [f.__dict__ for f in manager.failures]
+    if as_json:
+        _emit({"plugins": data, "failures": failures})
+        return
+    for info in data:
+        tag = " (built-in)" if info["builtin"] else ""
+        click.echo(f"{info['name']}{tag}  [{info['distribution']} {info['version']}]")
+        for kind, names in info["registered"].items():
+            click.echo(f"    {kind}: {', '.join(names) or '-'}")
+    for failure in failures:
+        click.echo(f"FAILED {failure['distribution']}: {failure['error']}")
+
+
+def main() -> None:
+    cli(prog_name="lmdsl")

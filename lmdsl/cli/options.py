@@ -1,0 +1,70 @@
+"""Parsing ``-O key=value`` options against a constructor's parameters."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import typing
+from typing import Any
+
+import click
+
+
+def parse_pairs(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.UsageError(f"{flag} {pair!r}: expected key=value")
+        try:
+            value: Any = json.loads(raw)
+        except ValueError:
+            value = raw
+        out[key.strip().replace("-", "_")] = value
+    return out
+
+
+def check_options(factory: Any, options: dict[str, Any], what: str) -> dict[str, Any]:
+    """Refuse unknown keys and values of the wrong type, naming the option and what it accepts."""
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return options
+    params = {n: p for n, p in sig.parameters.items() if n != "self"}
+    takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    try:
+        hints = typing.get_type_hints(factory.__init__ if inspect.isclass(factory) else factory)
+    except Exception:
+        hints = {}
+    checked = {}
+    for key, value in options.items():
+        if key not in params:
+            if takes_kwargs:
+                checked[key] = value
+                continue
+            accepted = ", ".join(n for n, p in params.items() if p.kind is not p.VAR_POSITIONAL)
+            raise click.UsageError(f"{what} has no option {key!r}; options: {accepted}")
+        checked[key] = _coerce(key, value, hints.get(key), what)
+    return checked
+
+
+def _coerce(key: str, value: Any, hint: Any, what: str) -> Any:
+    if hint is None:
+        return value
+    args = typing.get_args(hint)
+    candidates = [a for a in args if a is not type(None)] if args and type(None) in args else [hint]
+    if value is None and len(candidates) != (1 if hint is None else len([hint])):
+        return None
+    for tp in candidates:
+        if tp is bool and isinstance(value, bool):
+            return value
+        if tp is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if tp is str and isinstance(value, str):
+            return value
+        if tp not in (bool, int, float, str):
+            return value
+    names = " or ".join(getattr(t, "__name__", str(t)) for t in candidates)
+    raise click.UsageError(f"{what} option {key}={json.dumps(value)}: expected {names}")
