@@ -25,12 +25,23 @@ class Example:
 
     def __getattr__(self, key: str) -> Any:
         try:
-            return self._store[key]
+            store = object.__getattribute__(self, "_store")
+        except AttributeError:  # not initialised yet (copy/unpickle in progress)
+            raise AttributeError(key) from None
+        try:
+            return store[key]
         except KeyError:
             raise AttributeError(f"Example has no field {key!r} (fields: {', '.join(self._store)})") from None
 
     def __setattr__(self, key: str, value: Any) -> None:
         self._store[key] = value
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {slot: getattr(self, slot) for cls in type(self).__mro__ for slot in getattr(cls, "__slots__", ())}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for slot, value in state.items():
+            object.__setattr__(self, slot, value)
 
     def __getitem__(self, key: str) -> Any:
         return self._store[key]

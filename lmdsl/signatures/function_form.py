@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import inspect
 import typing
 from typing import Any, get_type_hints
@@ -9,6 +10,7 @@ from typing import Any, get_type_hints
 from lmdsl.errors import SignatureError
 from lmdsl.signatures.field import MISSING, Field
 from lmdsl.signatures.signature import Signature
+from lmdsl.values.describe import type_repr
 from lmdsl.values.introspect import is_namedtuple, is_typeddict
 
 
@@ -23,17 +25,28 @@ def _instructions(doc: Any) -> str:
     return "\n\n".join(p.strip() for p in parts if p and p.strip())
 
 
-def _return_entries(doc: Any) -> list[tuple[str | None, str]]:
+def _return_entries(doc: Any, ret_type: Any = None) -> list[tuple[str | None, str]]:
     """(name, description) of each documented return value.
 
     docstring-parser reads a Google ``Returns:`` line ``answer: often 1-5 words`` as
-    type_name='answer', so the type slot holds the output's name there.
+    type_name='answer', so the type slot holds the output's name there -- unless it names
+    a type (``str: the answer``, NumPy ``int``, reST ``:rtype: int``), which is no name.
     """
     entries = []
     for ret in doc.many_returns or ([doc.returns] if doc.returns else []):
-        name = ret.return_name or ret.type_name
+        name = ret.return_name
+        if not name and ret.type_name and not _names_a_type(ret.type_name, ret_type):
+            name = ret.type_name
         entries.append((name if name and name.isidentifier() else None, (ret.description or "").strip()))
     return entries
+
+
+def _names_a_type(text: str, ret_type: Any) -> bool:
+    if text in (type_repr(ret_type), getattr(ret_type, "__name__", None)):
+        return True
+    if isinstance(getattr(builtins, text, None), type):
+        return True
+    return text[:1].isupper() and hasattr(typing, text)
 
 
 def signature_from_function(func: Any) -> Signature:
@@ -58,7 +71,7 @@ def signature_from_function(func: Any) -> Signature:
     ret = hints["return"]
     if ret is None or ret is type(None):
         raise SignatureError(f"@signature {fname}: return annotation None has no output to predict")
-    entries = _return_entries(doc)
+    entries = _return_entries(doc, ret)
     outputs = _outputs_from_return(fname, ret, entries)
     return Signature(inputs, outputs, _instructions(doc), getattr(func, "__name__", "Signature"))
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import typing
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -34,11 +36,28 @@ class _SignatureMeta(type):
             cls._value = Signature._from_class(cls, ns)
         return cls
 
+    def __getattribute__(cls, item: str) -> Any:
+        # Signature's own properties and methods would otherwise be found on the class
+        # (``QA.inputs`` giving the property object): forward them to the value.
+        if item in _FORWARDED:
+            value = type.__getattribute__(cls, "__dict__").get("_value")
+            if value is not None:
+                return getattr(value, item)
+        return type.__getattribute__(cls, item)
+
     def __getattr__(cls, item: str) -> Any:
         value = cls.__dict__.get("_value")
         if value is None:
             raise AttributeError(item)
         return getattr(value, item)
+
+
+_FORWARDED = frozenset(
+    {
+        "name", "instructions", "inputs", "outputs", "fields", "with_instructions", "prepend_output",
+        "append_input", "describe", "structure_hash", "content_hash",
+    }
+)
 
 
 class Signature(metaclass=_SignatureMeta):
@@ -73,6 +92,13 @@ class Signature(metaclass=_SignatureMeta):
 
     def __setattr__(self, key: str, value: Any) -> None:
         raise AttributeError("Signature is immutable: use with_instructions() / prepend_output()")
+
+    # Immutable, so copies are the value itself (programs holding signatures are deep-copied).
+    def __copy__(self) -> Signature:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Signature:
+        return self
 
     @property
     def inputs(self) -> Mapping[str, Field]:
@@ -140,6 +166,10 @@ class Signature(metaclass=_SignatureMeta):
     @classmethod
     def _from_class(cls, klass: type, ns: dict[str, Any]) -> Signature:
         hints = ns.get("__annotations__", {})
+        if any(isinstance(h, str) for h in hints.values()):
+            # ``from __future__ import annotations``: resolve in the class's module when possible.
+            with contextlib.suppress(Exception):
+                hints = {**hints, **typing.get_type_hints(klass)}
         ins: list[Field] = []
         outs: list[Field] = []
         for attr, spec in ns.items():

@@ -25,6 +25,7 @@ _SAFE_NAMES: dict[str, Any] = {
 def parse_type(expr: str, owner: str = "signature", names: dict[str, Any] | None = None) -> Any:
     """Evaluate a type expression without ``eval``: only known names, subscripts, ``|`` and literals."""
     namespace = {**_SAFE_NAMES, **(names or {})}
+    expr = expr.strip()
     try:
         tree = ast.parse(expr.strip(), mode="eval")
     except SyntaxError:
@@ -38,6 +39,8 @@ def parse_type(expr: str, owner: str = "signature", names: dict[str, Any] | None
                 )
             return namespace[node.id]
         if isinstance(node, ast.Attribute):
+            if node.attr.startswith("_"):
+                raise SignatureError(f"{owner}: private attribute {node.attr!r} in type {expr!r}")
             return getattr(build(node.value), node.attr)
         if isinstance(node, ast.Constant):
             return node.value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import typing
 from typing import Any, get_args, get_origin
 
 from lmdsl.errors import ValueParseError
@@ -22,6 +23,8 @@ from lmdsl.values.introspect import (
 )
 
 _NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?|[-+]?\.\d+")
+_THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_ONLY_NUMBERS = re.compile(r"[-+\d\s,.;]+")
 _FENCE = re.compile(r"```(?:[a-zA-Z0-9_+-]*)\s*\n?(.*?)```", re.DOTALL)
 _TRUE = {"true", "yes", "y", "1", "correct", "right"}
 _FALSE = {"false", "no", "n", "0", "incorrect", "wrong"}
@@ -72,13 +75,18 @@ def _as_enum(tp: Any, value: Any) -> Any:
 
 def _parse_number(text: str, tp: type, field: str | None) -> int | float:
     t = text.strip().rstrip(".").replace("$", "").replace("%", "").strip()
+    if _THOUSANDS.fullmatch(t):  # "1,234" -> 1234, but never "1,2,3" -> 123
+        t = t.replace(",", "")
     try:
-        return tp(t.replace(",", "")) if tp is float else int(t.replace(",", ""))
+        return tp(t) if tp is float else int(t)
     except ValueError:
         pass
     found = _NUMBER.findall(text)
     if not found:
         raise _fail(field, tp, text, "no number in it")
+    if len(found) > 1 and _ONLY_NUMBERS.fullmatch(t):
+        # "1,2,3" or "12,34" is a list or a decimal comma, not one number: refuse to guess.
+        raise _fail(field, tp, text, "several numbers")
     # With several numbers (a worked sum) the last one is the result.
     raw = found[-1].replace(",", "")
     number = float(raw)
@@ -121,10 +129,23 @@ def _parse_list(text: str, tp: Any, field: str | None) -> list[Any]:
     item_tp = args[0] if args else Any
     try:
         data = extract_json(text)
-        if isinstance(data, list):
-            return [_coerce_item(v, item_tp, field) for v in data]
     except ValueError:
-        pass
+        data = None
+    json_error: ValueParseError | None = None
+    if isinstance(data, list):
+        try:
+            return [_coerce_item(v, item_tp, field) for v in data]
+        except ValueParseError as exc:  # maybe "[1] alpha" was a numbered line, not JSON
+            json_error = exc
+    try:
+        return _parse_lines(text, item_tp, field)
+    except ValueParseError:
+        if json_error is not None:  # report the bad JSON item, not a fragment of the split
+            raise json_error from None
+        raise
+
+
+def _parse_lines(text: str, item_tp: Any, field: str | None) -> list[Any]:
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     items = [re.sub(r"^(?:\[\d+\]|\d+[.)]|[-*•])\s*", "", ln) for ln in lines]
     if (len(items) == 1 and item_tp is not Any and item_tp is not str) or (len(items) == 1 and "," in items[0]):
@@ -157,14 +178,31 @@ def _parse_structured(text: str, tp: Any, field: str | None) -> Any:
     except ValueError as exc:
         raise _fail(field, tp, text, str(exc)) from None
     if is_namedtuple(tp) and isinstance(data, dict):
-        hints = getattr(tp, "__annotations__", {})
+        hints = typing.get_type_hints(tp)
         try:
-            return tp(**{k: _coerce_item(data[k], hints.get(k, Any), field) for k in tp._fields if k in data})
+            return tp(**{k: _coerce_item(data[k], hints.get(k, Any), _member(field, k)) for k in tp._fields if k in data})
         except TypeError as exc:
             raise _fail(field, tp, text, str(exc)) from None
-    if is_pydantic_model(tp) or is_dataclass_type(tp) or is_typeddict(tp) or get_origin(tp) is dict or tp is dict:
+    if is_typeddict(tp):
+        return _parse_typeddict(data, tp, field, text)
+    if is_pydantic_model(tp) or is_dataclass_type(tp) or get_origin(tp) is dict or tp is dict:
         return _validate(data, tp, field, text)
     return data
+
+
+def _parse_typeddict(data: Any, tp: Any, field: str | None, text: str) -> dict[str, Any]:
+    # Validated by hand: pydantic refuses typing.TypedDict on Python < 3.12.
+    if not isinstance(data, dict):
+        raise _fail(field, tp, text, "not a JSON object")
+    hints = typing.get_type_hints(tp)
+    missing = [k for k in getattr(tp, "__required_keys__", hints) if k not in data]
+    if missing:
+        raise _fail(field, tp, text, "missing key(s) " + ", ".join(missing))
+    return {k: _coerce_item(data[k], hints[k], _member(field, k)) for k in hints if k in data}
+
+
+def _member(field: str | None, key: str) -> str:
+    return f"{field}.{key}" if field else key
 
 
 def parse_value(text: str, tp: Any, field: str | None = None) -> Any:
