@@ -21,7 +21,8 @@ from lmdsl.values.render import render_output_value
 def _marker_pattern(field: Any) -> str:
     words = [re.escape(w) for w in field.name.split("_") if w]
     name = r"[\s_]*".join(words)
-    return r"[*_#>`\s]*" + name + r"[*_`]*\s*[:：]"
+    # "**Answer:**" as well as "**Answer**:" -- small models bold their labels either way.
+    return r"[*_#>`\s]*" + name + r"[*_`]*\s*[:：][*_`]*"
 
 
 class ChatAdapter(Adapter):
@@ -138,4 +139,4 @@ def _index(fields: list[Any], name: str) -> int:
 
 def _strip_marker(field: Any, text: str) -> str:
     m = re.compile(r"(?i)" + _marker_pattern(field)).search(text)
-    return text[m.end() :] if m else text
+    return text[m.end() :].strip() if m else text
