@@ -7,6 +7,7 @@ text (never pickle). A corrupt entry is dropped and recomputed, never a crash.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -51,13 +52,15 @@ class Cache:
 
     def _store(self) -> Any:
         if self._disk is None and self.directory is not None and not self._disk_failed:
-            try:
-                import diskcache
+            with self._lock:  # one disk handle even when the first calls come from several threads
+                if self._disk is None and not self._disk_failed:
+                    try:
+                        import diskcache
 
-                self._disk = diskcache.Cache(str(self.directory), size_limit=2**32)
-            except Exception:
-                # An unusable cache directory degrades to memory only rather than failing calls.
-                self._disk_failed = True
+                        self._disk = diskcache.Cache(str(self.directory), size_limit=2**32)
+                    except Exception:
+                        # An unusable cache directory degrades to memory only rather than failing calls.
+                        self._disk_failed = True
         return self._disk
 
     def get(self, key: str) -> dict[str, Any] | None:
@@ -89,10 +92,8 @@ class Cache:
         self._remember(key, value)
         disk = self._store()
         if disk is not None:
-            try:
+            with contextlib.suppress(Exception):
                 disk.set(key, json.dumps(value))
-            except Exception:
-                pass
 
     def _remember(self, key: str, value: dict[str, Any]) -> None:
         with self._lock:
@@ -102,10 +103,8 @@ class Cache:
                 self._memory.popitem(last=False)
 
     def _drop(self, key: str) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self._disk.delete(key)
-        except Exception:
-            pass
 
     def clear_memory(self) -> None:
         with self._lock:

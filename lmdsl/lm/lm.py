@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy as _copy
 import os
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from typing import Any
 from lmdsl.errors import LmdslError, LMError
 from lmdsl.lm import history as _history
 from lmdsl.lm import usage as _usage
-from lmdsl.lm.cache import request_key, shared_cache
+from lmdsl.lm.cache import SECRET_PARAMS, request_key, shared_cache
 from lmdsl.lm.providers import ensure_provider
 
 # Params that shape the request key but are never sent to a provider.
@@ -114,8 +115,6 @@ class LM:
 
     def describe(self) -> dict[str, Any]:
         """What may be saved: the model name and non-secret params."""
-        from lmdsl.lm.cache import SECRET_PARAMS
-
         return {"model": self.model, **{k: v for k, v in self.kwargs.items() if k not in SECRET_PARAMS}}
 
     # ---- calling ----------------------------------------------------------------------
@@ -165,7 +164,7 @@ class LM:
         entry = {
             "model": self.model,
             "messages": messages,
-            "params": {k: v for k, v in params.items() if k != "grammar"},
+            "params": {k: v for k, v in params.items() if k != "grammar" and k not in SECRET_PARAMS},
             "outputs": result.texts,
             "usage": result.usage,
             "cached": result.cached,
@@ -202,6 +201,9 @@ class LM:
                 await asyncio.sleep(min(20.0, 0.5 * 2**attempt))
 
     def _is_transient(self, exc: BaseException) -> bool:
+        # Only litellm raises the transient kinds: never import it (seconds) to classify another error.
+        if "litellm" not in sys.modules:
+            return False
         return isinstance(exc, _transient_errors())
 
     def _provider_params(self, params: dict[str, Any]) -> dict[str, Any]:
