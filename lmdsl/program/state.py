@@ -115,8 +115,12 @@ def load_program(program: Any, path: str | Path) -> None:
         if not isinstance(demos, list) or not all(isinstance(d, dict) for d in demos):
             raise LoadError(f"{path}: predictor '{name}': 'demos' must be a list of objects")
         lm_state = entry.get("lm")
+        if lm_state and not (isinstance(lm_state, dict) and isinstance(lm_state.get("model"), str)):
+            raise LoadError(f"{path}: predictor '{name}': 'lm' must be an object with a 'model' name")
         lm = None
-        if lm_state:
+        if lm_state and not _same_model(pred.lm, lm_state):
+            # The file names a model but never its secrets: an LM the program already has for
+            # that model (with its api_key) is kept rather than replaced by a key-less copy.
             params = {k: v for k, v in lm_state.items() if k not in ("model", "model_sha256")}
             _check_model_file(path, name, lm_state)
             lm = LM(lm_state["model"], **params)
@@ -127,6 +131,10 @@ def load_program(program: Any, path: str | Path) -> None:
         pred.demos = demos
         if lm is not None:
             pred.lm = lm
+
+
+def _same_model(lm: Any, lm_state: dict[str, Any]) -> bool:
+    return lm is not None and getattr(lm, "model", None) == lm_state.get("model") and not lm_state.get("model_sha256")
 
 
 def _check_model_file(path: Any, name: str, lm_state: dict[str, Any]) -> None:
