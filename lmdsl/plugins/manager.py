@@ -82,6 +82,12 @@ class PluginManager:
         except Exception as exc:  # pluggy validates hookimpl names and arguments here
             self._fail(info, exc)
             return
+        unknown = self._unknown_hooks(plugin, info.name)
+        if unknown:  # a misspelt hook would otherwise be silently never called
+            self.pm.unregister(name=info.name)
+            known = ", ".join(sorted(KINDS.values()))
+            self._fail(info, PluginError(f"unknown hook(s) {', '.join(unknown)} (known hooks: {known})"))
+            return
         self.infos[info.name] = info
         info.hooks = sorted(
             {impl_hook for impl_hook in KINDS.values() if self._impl(impl_hook, info.name) is not None}
@@ -107,6 +113,14 @@ class PluginManager:
                 print(f"lmdsl plugins: {info.name} registered {kind}: {', '.join(info.registered[kind])}",
                       file=sys.stderr)
 
+    def _unknown_hooks(self, plugin: Any, plugin_name: str) -> list[str]:
+        return sorted(
+            caller.name
+            for caller in self.pm.get_hookcallers(plugin) or []
+            if not caller.has_spec()
+            and any(i.plugin_name == plugin_name and not i.optionalhook for i in caller.get_hookimpls())
+        )
+
     def _impl(self, hook: str, plugin_name: str) -> Any:
         for impl in getattr(self.pm.hook, hook).get_hookimpls():
             if impl.plugin_name == plugin_name:
@@ -115,6 +129,7 @@ class PluginManager:
 
     def _fail(self, info: PluginInfo, exc: BaseException) -> None:
         message = f"{type(exc).__name__}: {exc}" if not isinstance(exc, PluginError) else str(exc)
+        message = "; ".join(line.strip() for line in message.splitlines() if line.strip())  # one line
         failure = PluginFailure(info.name, info.distribution, message)
         self.failures.append(failure)
         if self.strict:
