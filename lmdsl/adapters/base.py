@@ -26,7 +26,7 @@ class Adapter:
     ) -> list[Message]:
         """The exact chat messages: stable content first (system, demos), variable input last,
         so that provider and llama.cpp prefix caches hit across calls."""
-        messages: list[Message] = [{"role": "system", "content": self.system_message(signature)}]
+        messages: list[Message] = [{"role": "system", "content": self._system(signature)}]
         for demo in demos:
             user = self.render_inputs(signature, demo)
             outputs = {k: demo[k] for k in signature.outputs if k in demo}
@@ -36,6 +36,16 @@ class Adapter:
             messages.append({"role": "assistant", "content": self.render_reply(signature, outputs)})
         messages.append({"role": "user", "content": self.render_inputs(signature, inputs)})
         return messages
+
+    def _system(self, signature: Signature) -> str:
+        # Signatures are immutable values: the system message is computed once per signature.
+        cache = self.__dict__.setdefault("_system_cache", {})
+        text = cache.get(signature)
+        if text is None:
+            if len(cache) >= 512:
+                cache.clear()
+            text = cache[signature] = self.system_message(signature)
+        return text
 
     def system_message(self, signature: Signature) -> str:
         lines = [signature.instructions, ""]

@@ -6,6 +6,7 @@ markers, and the same layout gives llama.cpp a grammar that makes every reply pa
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -18,11 +19,18 @@ from lmdsl.values.introspect import is_enum, is_literal, literal_choices
 from lmdsl.values.render import render_output_value
 
 
-def _marker_pattern(field: Any) -> str:
-    words = [re.escape(w) for w in field.name.split("_") if w]
+def _marker_pattern(name: str) -> str:
+    words = [re.escape(w) for w in name.split("_") if w]
     name = r"[\s_]*".join(words)
     # "**Answer:**" as well as "**Answer**:" -- small models bold their labels either way.
     return r"[*_#>`\s]*" + name + r"[*_`]*\s*[:：][*_`]*"
+
+
+@functools.lru_cache(maxsize=1024)
+def _marker_regexes(name: str) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """(at a line start, anywhere after a non-word char, anywhere) -- compiled once per field name."""
+    pat = _marker_pattern(name)
+    return re.compile(r"(?im)^" + pat), re.compile(r"(?i)(?<![\w])" + pat), re.compile(r"(?i)" + pat)
 
 
 class ChatAdapter(Adapter):
@@ -84,10 +92,8 @@ class ChatAdapter(Adapter):
         spans: dict[str, tuple[int, int] | None] = {}
         cursor = 0
         for f in fields:
-            pat = _marker_pattern(f)
-            m = re.compile(r"(?im)^" + pat).search(text, cursor) or re.compile(
-                r"(?i)(?<![\w])" + pat
-            ).search(text, cursor)
+            at_line_start, anywhere, _ = _marker_regexes(f.name)
+            m = at_line_start.search(text, cursor) or anywhere.search(text, cursor)
             if m:
                 spans[f.name] = (m.start(), m.end())
                 cursor = m.end()
@@ -138,5 +144,5 @@ def _index(fields: list[Any], name: str) -> int:
 
 
 def _strip_marker(field: Any, text: str) -> str:
-    m = re.compile(r"(?i)" + _marker_pattern(field)).search(text)
+    m = _marker_regexes(field.name)[2].search(text)
     return text[m.end() :].strip() if m else text

@@ -10,6 +10,7 @@ from lmdsl.adapters import Adapter, ChatAdapter
 from lmdsl.errors import ParseError, SignatureError, ValueParseError
 from lmdsl.lm.request import CallInfo, current_call
 from lmdsl.primitives import Example, Prediction
+from lmdsl.primitives.backtrack import feedback_for
 from lmdsl.program import Module
 from lmdsl.program import trace as _trace
 from lmdsl.program.demos import active_demos
@@ -65,8 +66,6 @@ class Predict(Module):
     format = render
 
     def _prepare(self, kwargs: dict[str, Any]) -> tuple[Signature, dict[str, Any]]:
-        from lmdsl.primitives.backtrack import feedback_for
-
         signature = self.signature
         extra = feedback_for(self)
         if extra is not None:

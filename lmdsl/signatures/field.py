@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -21,7 +22,7 @@ class Field:
     kind: FieldKind = "input"
     default: Any = field(default=_MISSING, compare=False)
 
-    @property
+    @functools.cached_property  # a frozen value: computed once per field
     def label(self) -> str:
         """The marker shown to the model: ``search_query`` -> ``Search Query``."""
         return " ".join(w.capitalize() if w.islower() else w for w in self.name.split("_"))

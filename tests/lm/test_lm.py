@@ -327,11 +327,12 @@ def run_python(code: str) -> str:
 
 
 def test_import_lmdsl_does_not_import_litellm_and_is_fast():
+    # CPU time rather than wall time: the test machine may be busy with other work.
     code = (
         "import sys, time\n"
-        "t = time.perf_counter()\n"
+        "t = time.process_time()\n"
         "import lmdsl\n"
-        "dt = time.perf_counter() - t\n"
+        "dt = time.process_time() - t\n"
         "lmdsl.LM('openai/gpt-4o-mini')\n"
         "lmdsl.Predict('question -> answer').render(question='q')\n"
         "print('litellm' in sys.modules, 'tenacity' in sys.modules, dt)\n"
