@@ -168,3 +168,14 @@ def test_import_is_lazy():
     code = "import sys, lmdsl.retrievers; print(sorted(m for m in ('bm25s', 'snowballstemmer') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_passages_without_indexable_words(tmp_path):
+    rows = [
+        {"text": "?!"},
+        {"text": "the of and"},
+        {"text": "Oslo is the capital of Norway.", "title": "Oslo"},
+    ]
+    r = BM25Retriever(write_jsonl(tmp_path / "sparse.jsonl", rows))
+    assert [h.id for h in r("capital of Norway", k=3)] == ["3"]
+    assert r("?!") == []
