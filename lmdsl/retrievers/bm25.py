@@ -70,8 +70,11 @@ class _Analyzer:
     through a lock; a bounded cache keeps repeated query words off that lock.
     """
 
-    def __init__(self, stemmer: str | None):
+    def __init__(self, stemmer: str | bool | None):
         from bm25s.stopwords import STOPWORDS_EN
+
+        if isinstance(stemmer, bool):
+            stemmer = "english" if stemmer else None
 
         self._stop = frozenset(STOPWORDS_EN)
         self._stemmer: Any = None
@@ -156,8 +159,8 @@ class BM25Retriever:
     The index of a file corpus is cached under ``index_dir`` (default
     ``$LMDSL_CACHE_DIR/bm25`` or ``~/.cache/lmdsl/bm25``) in a subdirectory named by the corpus
     fingerprint and options; an in-memory corpus is only cached when ``index_dir`` is given.
-    ``stemmer`` is a Snowball language name, ``None`` for none, or ``"auto"`` (English when
-    ``snowballstemmer`` is installed). ``title_weight`` is how many times the title is indexed.
+    ``stemmer`` is a Snowball language name (``True`` = ``"english"``), ``None``/``False`` for
+    none, or ``"auto"`` (English when ``snowballstemmer`` is installed, else none). ``title_weight`` is how many times the title is indexed.
 
     Calls are thread-safe: after construction the index is only read.
     """
@@ -171,7 +174,7 @@ class BM25Retriever:
         title_field: str = "title",
         id_field: str = "id",
         index_dir: str | os.PathLike[str] | None = None,
-        stemmer: str | None = "auto",
+        stemmer: str | bool | None = "auto",
         title_weight: int = 2,
         k1: float = 1.5,
         b: float = 0.75,

@@ -78,6 +78,8 @@ def test_stemming_can_be_disabled(corpus_file):
     assert plain("snake") == []
     assert stemmed("snake")[0].id == "pythonidae"
     assert plain.key != stemmed.key  # different options never share an index
+    assert BM25Retriever(corpus_file, stemmer=False).key == plain.key
+    assert BM25Retriever(corpus_file, stemmer=True).key == BM25Retriever(corpus_file, stemmer="english").key
     with pytest.raises(ConfigError, match="unknown stemmer language 'klingon'"):
         BM25Retriever(corpus_file, stemmer="klingon")
 
