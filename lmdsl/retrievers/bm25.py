@@ -160,7 +160,8 @@ class BM25Retriever:
     ``$LMDSL_CACHE_DIR/bm25`` or ``~/.cache/lmdsl/bm25``) in a subdirectory named by the corpus
     fingerprint and options; an in-memory corpus is only cached when ``index_dir`` is given.
     ``stemmer`` is a Snowball language name (``True`` = ``"english"``), ``None``/``False`` for
-    none, or ``"auto"`` (English when ``snowballstemmer`` is installed, else none). ``title_weight`` is how many times the title is indexed.
+    none, or ``"auto"`` (English when ``snowballstemmer`` is installed, else none).
+    ``title_weight`` is how many times the title is indexed before the text.
 
     Calls are thread-safe: after construction the index is only read.
     """
