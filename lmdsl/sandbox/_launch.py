@@ -14,7 +14,7 @@ still holds if model-written code ever reaches the JavaScript side):
   file descriptors, a CPU-seconds ceiling;
 * a seccomp-BPF filter (Linux x86_64 / aarch64): no sockets of any family (so no network,
   not even loopback or Unix sockets), no new processes (``fork``/``vfork``/``clone``
-  without ``CLONE_THREAD``), no signals or ``prlimit`` aimed at other processes, and no
+  without ``CLONE_THREAD``), no ``execve`` (the process cannot become another program), no signals or ``prlimit`` aimed at other processes, and no
   ptrace, mount, namespace, BPF, io_uring, keyring or module syscalls;
 * an empty environment: the host's variables never reach Node.
 
@@ -72,7 +72,7 @@ ARCHES: dict[str, dict[str, object]] = {
             "kexec_load": 246, "add_key": 248, "request_key": 249, "keyctl": 250,
             "unshare": 272, "perf_event_open": 298, "setns": 308,
             "process_vm_readv": 310, "process_vm_writev": 311, "finit_module": 313,
-            "bpf": 321, "execveat": 322, "userfaultfd": 323, "io_uring_setup": 425,
+            "bpf": 321, "execve": 59, "userfaultfd": 323, "io_uring_setup": 425,
             "io_uring_enter": 426, "io_uring_register": 427, "pidfd_open": 434,
             "pidfd_send_signal": 424, "pidfd_getfd": 438, "process_madvise": 440,
             "kcmp": 312, "name_to_handle_at": 303, "open_by_handle_at": 304,
@@ -95,7 +95,7 @@ ARCHES: dict[str, dict[str, object]] = {
             "delete_module": 106, "kexec_load": 104, "add_key": 217, "request_key": 218,
             "keyctl": 219, "unshare": 97, "perf_event_open": 241, "setns": 268,
             "process_vm_readv": 270, "process_vm_writev": 271, "finit_module": 273,
-            "bpf": 280, "execveat": 281, "userfaultfd": 282, "io_uring_setup": 425,
+            "bpf": 280, "execve": 221, "userfaultfd": 282, "io_uring_setup": 425,
             "io_uring_enter": 426, "io_uring_register": 427, "pidfd_open": 434,
             "pidfd_send_signal": 424, "pidfd_getfd": 438, "process_madvise": 440,
             "kcmp": 272, "name_to_handle_at": 264, "open_by_handle_at": 265,
@@ -230,7 +230,17 @@ def main(argv: list[str]) -> None:
     state = install_seccomp() if config.get("seccomp", True) else "off:disabled"
     # The runner reads the layer state from its argv so it can report it to the host.
     node_argv = [*node_argv, f"--lmdsl-seccomp={state}"]
-    os.execve(node_argv[0], node_argv, {})
+    # The filter denies execve(2), so that nothing started inside can replace the process
+    # with another program (which would shed Node's permission model).  Node is started
+    # here through an open file descriptor instead: os.execve(fd, ...) is fexecve(3), which
+    # glibc implements with execveat(fd, "", ..., AT_EMPTY_PATH), which stays allowed and
+    # which no Node API can reach.
+    fd = os.open(node_argv[0], os.O_RDONLY)  # not O_CLOEXEC: fexecve of a script needs it
+    try:
+        os.execve(fd, node_argv, {})
+    except OSError as e:
+        sys.stderr.write(f"lmdsl sandbox launcher: cannot exec {node_argv[0]}: {e}\n")
+        sys.exit(71)
 
 
 if __name__ == "__main__":

@@ -111,16 +111,21 @@ def find_runtime() -> _Runtime:
                 "lmdsl.sandbox needs Node.js >= 20 on PATH (Debian: apt-get install nodejs), "
                 f"or set {_ENV_NODE}; then run: {install_command()}"
             )
+        # Ask Node for its real binary: version managers put shell-script or binary shims on
+        # PATH that exec the real node, and the worker may not exec anything (seccomp).
+        probe = "process.stdout.write(process.version + '\\n' + process.execPath)"
         try:
-            out = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30, check=True)
+            out = subprocess.run([node, "-e", probe], capture_output=True, text=True, timeout=30, check=True)
         except (OSError, subprocess.SubprocessError) as e:
             raise ConfigError(f"cannot run Node.js at {node!r}: {e}") from e
-        m = re.match(r"v(\d+)\.(\d+)\.(\d+)", out.stdout.strip())
+        reported, _, exec_path = out.stdout.strip().partition("\n")
+        m = re.match(r"v(\d+)\.(\d+)\.(\d+)", reported)
         if not m or int(m.group(1)) < MIN_NODE_MAJOR:
             raise ConfigError(
                 f"lmdsl.sandbox needs Node.js >= {MIN_NODE_MAJOR} (for its permission model); "
-                f"{node} is {out.stdout.strip() or 'unknown'}"
+                f"{node} is {reported or 'unknown'}"
             )
+        node = exec_path or node
         version = (int(m.group(1)), int(m.group(2)), int(m.group(3)))
         pyodide_dir = Path(os.environ.get(_ENV_PYODIDE) or PACKAGE_DIR / "node_modules" / "pyodide").resolve()
         missing = [
