@@ -267,7 +267,11 @@ def test_litellm_completion_with_mock_response():
     result = lm(MESSAGES)
     assert result.texts == ["Paris"] and result.finish_reasons == ["stop"]
     assert result.usage["prompt_tokens"] > 0 and result.usage["completion_tokens"] > 0
+    assert result.cost and lm.usage.cost == result.cost  # litellm's cost map knows this model
     assert lm.usage.calls == 1
+    # imported with the local cost map (no network at import) and without debug banners
+    assert os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
+    assert litellm().suppress_debug_info is True
 
 
 def test_litellm_acompletion_with_mock_response():
