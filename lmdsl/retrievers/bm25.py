@@ -27,16 +27,15 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
-import tempfile
-import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from lmdsl.errors import ConfigError
+from lmdsl.retrievers import index_store
+from lmdsl.retrievers.analysis import Analyzer
 from lmdsl.retrievers.corpus import (
     cache_dir,
     fingerprint_file,
@@ -53,102 +52,11 @@ logger = logging.getLogger("lmdsl.retrievers.bm25")
 #: Bumped whenever the on-disk layout or the analysis (tokenizer, stopwords) changes.
 INDEX_FORMAT = 1
 
-_TOKEN_RE = re.compile(r"(?u)\b\w\w+\b")  # bm25s' and scikit-learn's default token pattern
 _META = "meta.json"
 _PASSAGES = "passages.jsonl"
-_STALE_SECONDS = 3600
 _MAX_CELLS = 1 << 22  # scores computed per bincount: bounds batch memory to ~32 MiB
-_STEM_CACHE_MAX = 200_000
 
 IndexStatus = Literal["built", "loaded", "rebuilt", "memory"]
-
-
-class _Analyzer:
-    """Lower-case, split on word characters, drop English stopwords, stem.
-
-    Snowball stemmer objects (PyStemmer's included) are not thread-safe, so stemming goes
-    through a lock; a bounded cache keeps repeated query words off that lock.
-    """
-
-    def __init__(self, stemmer: str | bool | None):
-        from bm25s.stopwords import STOPWORDS_EN
-
-        if isinstance(stemmer, bool):
-            stemmer = "english" if stemmer else None
-
-        self._stop = frozenset(STOPWORDS_EN)
-        self._stemmer: Any = None
-        self.stemmer_id = "none"
-        if stemmer is not None:
-            try:
-                import snowballstemmer
-            except ImportError:
-                if stemmer != "auto":
-                    raise ConfigError(
-                        f"stemmer={stemmer!r} needs the 'snowballstemmer' package (pip install snowballstemmer)"
-                    ) from None
-                logger.warning("snowballstemmer is not installed: BM25 indexes without stemming")
-            else:
-                language = "english" if stemmer == "auto" else stemmer
-                try:
-                    self._stemmer = snowballstemmer.stemmer(language)
-                except (KeyError, ValueError):
-                    raise ConfigError(
-                        f"unknown stemmer language {language!r}; choose one of "
-                        f"{', '.join(sorted(snowballstemmer.algorithms()))} or None"
-                    ) from None
-                self.stemmer_id = f"snowball:{language}"
-        self._cache: dict[str, str] = {}
-        self._lock = threading.Lock()
-
-    def words(self, text: str) -> list[str]:
-        return [w for w in _TOKEN_RE.findall(text.lower()) if w not in self._stop]
-
-    def stem_map(self, words: Iterable[str]) -> dict[str, str]:
-        """Map each distinct word to its stem (identity without a stemmer)."""
-        unique = list(dict.fromkeys(words))
-        if self._stemmer is None:
-            return {w: w for w in unique}
-        cache = self._cache
-        result: dict[str, str] = {}
-        missing: list[str] = []
-        for w in unique:
-            stem = cache.get(w)
-            if stem is None:
-                missing.append(w)
-            else:
-                result[w] = stem
-        if missing:
-            with self._lock:
-                stems = self._stemmer.stemWords(missing)
-                if len(cache) + len(missing) > _STEM_CACHE_MAX:
-                    cache.clear()
-                cache.update(zip(missing, stems))
-            result.update(zip(missing, stems))
-        return result
-
-    def analyze_many(self, texts: Sequence[str]) -> list[list[str]]:
-        """Tokens of many texts, stemming each distinct word once (the corpus-build path)."""
-        split = [self.words(t) for t in texts]
-        if self._stemmer is None:
-            return split
-        with self._lock:
-            unique = list({w for doc in split for w in doc})
-            stems = dict(zip(unique, self._stemmer.stemWords(unique)))
-        return [[stems[w] for w in doc] for doc in split]
-
-    def analyze(self, text: str) -> list[str]:
-        words = self.words(text)
-        stems = self.stem_map(words)
-        return [stems[w] for w in words]
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class BM25Retriever:
@@ -185,7 +93,7 @@ class BM25Retriever:
             raise ConfigError(f"title_weight must be a non-negative integer, got {title_weight!r}")
         self.title_weight = title_weight
         self.k1, self.b = float(k1), float(b)
-        self._analyzer = _Analyzer(stemmer)
+        self._analyzer = Analyzer(stemmer)
         fields = {"text_field": text_field, "title_field": title_field, "id_field": id_field}
 
         if isinstance(corpus, str | os.PathLike):
@@ -353,33 +261,25 @@ class BM25Retriever:
         root = final.parent
         tmp: Path | None = None
         try:
-            root.mkdir(parents=True, exist_ok=True)
-            _sweep_stale(root)
-            tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{self.key[:12]}-", dir=root))
-            os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide a shared cache from other users
+            tmp = index_store.new_build_dir(root, self.key)
             self._model.save(tmp)  # no corpus saved, so no progress bar either
             with open(tmp / _PASSAGES, "w", encoding="utf-8") as f:
                 for p in self.passages:
                     f.write(json.dumps([p.id, p.title, p.text], ensure_ascii=False) + "\n")
-            files = {p.name: _sha256_file(p) for p in sorted(tmp.iterdir())}
+            files = {p.name: index_store.sha256_file(p) for p in sorted(tmp.iterdir())}
             meta = {
                 "key": self.key,
                 "options": options,
-                "corpus": _corpus_id(self.corpus_path),
+                "corpus": index_store.corpus_id(self.corpus_path),
                 "num_docs": len(self.passages),
                 "files": files,
             }
             (tmp / _META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
-            if self._damaged:  # the index we could not load: move it out of the way first
-                _discard(final)
-            try:
-                os.rename(tmp, final)
+            if index_store.publish(tmp, final, replace=self._damaged):
                 tmp = None
-            except OSError:
-                if not final.exists():
-                    raise
-                # another process or thread finished the same index first: keep theirs
-            _prune_stale_versions(root, _corpus_id(self.corpus_path), self.fingerprint)
+            index_store.prune_stale_versions(
+                root, index_store.corpus_id(self.corpus_path), self.fingerprint, _META
+            )
             return True
         except OSError as exc:
             logger.warning("could not save the BM25 index to %s (%s); using it from memory", final, exc)
@@ -414,7 +314,7 @@ class BM25Retriever:
         if _PASSAGES not in files:
             raise ValueError(f"{_PASSAGES} is not listed in {_META}")
         for name, digest in files.items():
-            if _sha256_file(path / name) != digest:
+            if index_store.sha256_file(path / name) != digest:
                 raise ValueError(f"checksum mismatch in {name}")
         passages = []
         with open(path / _PASSAGES, encoding="utf-8") as f:
@@ -447,52 +347,3 @@ def _check_k(k: Any) -> int:
     if value < 0 or (isinstance(k, float) and k != value):
         raise ConfigError(f"k must be a non-negative integer, got {k!r}")
     return value
-
-
-def _corpus_id(path: Path | None) -> str | None:
-    return os.path.abspath(path) if path is not None else None
-
-
-def _prune_stale_versions(root: Path, corpus: str | None, fingerprint: str) -> None:
-    """Delete indexes built from older contents of this corpus file (same path, other fingerprint).
-
-    Indexes of the current contents with other options are kept: two retrievers over one
-    corpus with different stemmers must not evict each other.
-    """
-    if corpus is None:
-        return
-    for entry in root.iterdir():
-        if entry.name.startswith(".") or not entry.is_dir():
-            continue
-        try:
-            meta = json.loads((entry / _META).read_text(encoding="utf-8"))
-            stale = meta.get("corpus") == corpus and meta["options"]["fingerprint"] != fingerprint
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if stale:
-            _discard(entry)
-
-
-def _discard(path: Path) -> None:
-    """Remove a directory by first renaming it, so no reader ever sees it half-deleted."""
-    trash = path.with_name(f".trash-{path.name}-{os.getpid()}-{threading.get_ident()}")
-    try:
-        os.rename(path, trash)
-    except OSError:
-        trash = path
-    if trash.is_dir() and not trash.is_symlink():
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        trash.unlink(missing_ok=True)
-
-
-def _sweep_stale(root: Path) -> None:
-    """Delete temp and trash directories left by builds that were killed an hour or more ago."""
-    cutoff = time.time() - _STALE_SECONDS
-    for entry in root.iterdir():
-        if entry.name.startswith((".tmp-", ".trash-")):
-            try:
-                if entry.stat().st_mtime < cutoff:
-                    shutil.rmtree(entry, ignore_errors=True)
-            except OSError:
-                pass

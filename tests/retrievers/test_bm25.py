@@ -11,7 +11,7 @@ import pytest
 from retriever_data import SMALL_CORPUS, write_jsonl
 
 from lmdsl.errors import ConfigError
-from lmdsl.retrievers import BM25Retriever, Passage, Retriever
+from lmdsl.retrievers import BM25Retriever, Passage, Retriever, analysis
 from lmdsl.retrievers import bm25 as bm25_module
 
 
@@ -140,7 +140,7 @@ def test_is_a_retriever(retriever):
 
 
 def test_concurrent_queries_are_consistent(corpus_file, monkeypatch):
-    monkeypatch.setattr(bm25_module, "_STEM_CACHE_MAX", 5)  # make the stem cache churn
+    monkeypatch.setattr(analysis, "STEM_CACHE_MAX", 5)  # make the stem cache churn
     r = BM25Retriever(corpus_file)
     queries = [
         "capital of Germany",

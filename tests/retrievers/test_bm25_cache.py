@@ -9,8 +9,7 @@ import time
 import pytest
 from retriever_data import SMALL_CORPUS, write_jsonl
 
-from lmdsl.retrievers import BM25Retriever
-from lmdsl.retrievers import bm25 as bm25_module
+from lmdsl.retrievers import BM25Retriever, index_store
 
 
 @pytest.fixture
@@ -100,7 +99,7 @@ def _corrupt_consistent_garbage(path):
     # rewrite a file *and* its checksum: the structural checks must still catch it
     meta = json.loads((path / "meta.json").read_text())
     (path / "passages.jsonl").write_text('["x", "", "only one"]\n', encoding="utf-8")
-    meta["files"]["passages.jsonl"] = bm25_module._sha256_file(path / "passages.jsonl")
+    meta["files"]["passages.jsonl"] = index_store.sha256_file(path / "passages.jsonl")
     (path / "meta.json").write_text(json.dumps(meta))
 
 
@@ -131,7 +130,7 @@ def test_interrupted_build_leaves_nothing_behind(corpus_file, cache_dir, monkeyp
         raise KeyboardInterrupt
 
     with monkeypatch.context() as m:
-        m.setattr(bm25_module, "_sha256_file", killed)
+        m.setattr(index_store, "sha256_file", killed)
         with pytest.raises(KeyboardInterrupt):
             BM25Retriever(corpus_file)
     assert list((cache_dir / "bm25").iterdir()) == []  # no half-written index, no temp dir
