@@ -1,4 +1,4 @@
-"""Read JSONL / JSON-list datasets into Examples whose inputs are the program's forward parameters."""
+"""Read JSONL / JSON-list datasets into Examples; errors name the file and line."""
 
 from __future__ import annotations
 
@@ -73,3 +73,13 @@ def to_examples(rows: Iterable[tuple[int, dict[str, Any]] | dict[str, Any] | Exa
 
 def load_examples(path: str | Path, required: list[str], optional: list[str]) -> list[Example]:
     return to_examples(read_rows(path), required, optional, str(path))
+
+
+def load_jsonl(path: str | Path, inputs: Iterable[str], *, limit: int | None = None,
+               rename: dict[str, str] | None = None) -> list[Example]:
+    """Examples from a JSONL/JSON file with ``inputs`` marked; ``rename`` maps file keys to field names."""
+    rows = read_rows(path)[:limit] if limit is not None else read_rows(path)
+    if rename:
+        rows = [(n, {rename.get(k, k): v for k, v in row.items()}) for n, row in rows]
+    keys = list(inputs)
+    return to_examples(rows, keys, [], str(path))

@@ -1,0 +1,47 @@
+# lmdsl: two commands on a fresh machine.
+#   make demo   compile examples/sentiment.py on the embedded model and show the score rising
+#   make test   the whole test suite (unit + integration on the real embedded model)
+# Both create .venv and install what they need on first use.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+# llama-cpp-python is built from source. Built natively (GGML_NATIVE=ON) on these CPUs it
+# segfaults at the first token (llama.cpp's AMX kernels), so we build a portable AVX2 binary.
+# On another machine you may drop these flags (or set LLAMA_CMAKE_ARGS= for llama.cpp's
+# defaults), or use e.g. -DGGML_METAL=ON on macOS / -DGGML_CUDA=ON with a GPU.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF
+
+PLUGINS := plugins/lmdsl-copro plugins/lmdsl-sqlite-fts
+
+.PHONY: demo test unit lint bench clean install
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet -e '.[local,test]'
+	for p in $(PLUGINS); do [ -d $$p ] && $(BIN)/pip install --quiet -e $$p || true; done
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/lmdsl compile examples/sentiment.py:Sentiment -o Sentiment.compiled.json
+
+test: install
+	$(BIN)/python -m pytest -q
+
+unit: install
+	$(BIN)/python -m pytest -q -m "not integration"
+
+lint: install
+	$(BIN)/ruff check lmdsl tests examples bench plugins
+
+bench: install
+	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info
