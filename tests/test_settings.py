@@ -60,7 +60,7 @@ def test_context_wins_over_a_later_configure():
 
 
 def test_threads_do_not_see_each_others_context():
-    barrier = threading.Barrier(2)
+    barrier = threading.Barrier(2, timeout=30)  # a failing worker must not hang the suite
     seen: dict[str, list] = {"a": [], "b": []}
     lms = {"a": ScriptedLM(lambda inputs: {"answer": "A"}), "b": ScriptedLM(lambda inputs: {"answer": "B"})}
     predictor = lmdsl.Predict("question -> answer")
