@@ -121,8 +121,8 @@ def _load_target(target: str) -> tuple[Any, Any, str, dict[str, Any] | None]:
 
 def _dataset(path: str | None, module: Any, names: tuple[str, ...], program: Any, what: str,
              required: bool = True) -> list[Any] | None:
-    from lmdsl.data import load_examples, to_examples
     from lmdsl.cli.targets import forward_inputs
+    from lmdsl.data import load_examples, to_examples
 
     req, opt = forward_inputs(program)
     if path:
@@ -297,8 +297,8 @@ def evaluate_cmd(target: str, devset: str | None, metric: str | None, lm: str | 
 def run_cmd(target: str, input_json: str | None, input_file: str | None, lm: str | None, retriever: str | None,
             retriever_opts: tuple[str, ...]) -> None:
     """Run TARGET (a program or a compiled .json) on inputs."""
-    from lmdsl.data import read_rows
     from lmdsl.cli.targets import forward_inputs
+    from lmdsl.data import read_rows
     from lmdsl.errors import DataError
 
     if bool(input_json) == bool(input_file):

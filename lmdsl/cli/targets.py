@@ -67,7 +67,7 @@ def _guess(module: ModuleType) -> str:
     from lmdsl.program import Module
 
     names = [n for n, v in vars(module).items()
-             if not n.startswith("_") and (inspect.isclass(v) and issubclass(v, Module) or isinstance(v, Module))
+             if not n.startswith("_") and ((inspect.isclass(v) and issubclass(v, Module)) or isinstance(v, Module))
              and getattr(v, "__module__", module.__name__) == module.__name__]
     return ", ".join(names) or "(none found)"
 

@@ -1,6 +1,6 @@
 """Scoring programs on a devset with a metric."""
 
-from lmdsl.evaluate.evaluate import Evaluate, EvaluationResult, EvalRow
+from lmdsl.evaluate.evaluate import EvalRow, Evaluate, EvaluationResult
 from lmdsl.evaluate.metrics import (
     answer_exact_match,
     answer_in_passages,
