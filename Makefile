@@ -23,7 +23,8 @@ $(BIN)/python:
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet -e '.[local,test]'
-	for p in $(PLUGINS); do [ -d $$p ] && $(BIN)/pip install --quiet -e $$p || true; done
+	for p in $(PLUGINS); do $(BIN)/pip install --quiet -e $$p || exit 1; done
+	npm ci --prefix lmdsl/sandbox --no-audit --no-fund --loglevel=error   # Pyodide: ProgramOfThought's sandbox
 	touch $@
 
 install: $(VENV)/.installed

@@ -89,6 +89,8 @@ class LM:
         if not isinstance(model, str) or "/" not in model:
             raise ValueError(f"LM model must look like 'provider/model', got {model!r}")
         self.model = model
+        # For a tuned local model: saved with the program so that load() can refuse an altered file.
+        self.model_sha256: str | None = kwargs.pop("model_sha256", None)
         self.cache = cache
         self.num_retries = num_retries
         self.kwargs: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens, **kwargs}
@@ -115,7 +117,10 @@ class LM:
 
     def describe(self) -> dict[str, Any]:
         """What may be saved: the model name and non-secret params."""
-        return {"model": self.model, **{k: v for k, v in self.kwargs.items() if k not in SECRET_PARAMS}}
+        state = {"model": self.model, **{k: v for k, v in self.kwargs.items() if k not in SECRET_PARAMS}}
+        if self.model_sha256:
+            state["model_sha256"] = self.model_sha256
+        return state
 
     # ---- calling ----------------------------------------------------------------------
     def _params(self, overrides: dict[str, Any]) -> dict[str, Any]:

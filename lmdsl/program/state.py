@@ -124,6 +124,7 @@ def load_program(program: Any, path: str | Path) -> None:
             params = {k: v for k, v in lm_state.items() if k not in ("model", "model_sha256")}
             _check_model_file(path, name, lm_state)
             lm = LM(lm_state["model"], **params)
+            lm.model_sha256 = lm_state.get("model_sha256")
         plan.append((pred, pred.signature.with_instructions(entry.get("instructions", "")),
                      [Example(d) for d in demos], lm))
     for pred, signature, demos, lm in plan:  # nothing changes until every check passed

@@ -3,6 +3,7 @@
 from lmdsl.teleprompt.base import Candidate, CompileReport, Teleprompter
 from lmdsl.teleprompt.bootstrap import BootstrapFewShot
 from lmdsl.teleprompt.ensemble import Ensemble
+from lmdsl.teleprompt.finetune import BootstrapFinetune
 from lmdsl.teleprompt.knn import KNNFewShot
 from lmdsl.teleprompt.labeled import LabeledFewShot
 from lmdsl.teleprompt.random_search import BootstrapFewShotWithRandomSearch
@@ -10,6 +11,6 @@ from lmdsl.teleprompt.random_search import BootstrapFewShotWithRandomSearch
 BootstrapRS = BootstrapFewShotWithRandomSearch
 
 __all__ = [
-    "BootstrapFewShot", "BootstrapFewShotWithRandomSearch", "BootstrapRS", "Candidate", "CompileReport", "Ensemble",
+    "BootstrapFewShot", "BootstrapFewShotWithRandomSearch", "BootstrapFinetune", "BootstrapRS", "Candidate", "CompileReport", "Ensemble",
     "KNNFewShot", "LabeledFewShot", "Teleprompter",
 ]

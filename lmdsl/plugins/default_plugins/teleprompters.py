@@ -12,3 +12,4 @@ def lmdsl_register_teleprompters(register):
     register("random-search", teleprompt.BootstrapFewShotWithRandomSearch)
     register("knn", teleprompt.KNNFewShot)
     register("ensemble", teleprompt.Ensemble)
+    register("bootstrap-finetune", teleprompt.BootstrapFinetune)
