@@ -9,3 +9,7 @@ def lmdsl_register_modules(register):
 
     register("Predict", Predict)
     register("ChainOfThought", ChainOfThought)
+
+    from lmdsl.predict.retrieve import Retrieve
+
+    register("Retrieve", Retrieve)
