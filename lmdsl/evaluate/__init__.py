@@ -1,6 +1,6 @@
 """Scoring programs on a devset with a metric."""
 
-from lmdsl.evaluate.evaluate import EvalRow, Evaluate, EvaluationResult
+from lmdsl.evaluate.evaluate import EvalRow, Evaluate, EvaluationResult, MetricError
 from lmdsl.evaluate.metrics import (
     answer_exact_match,
     answer_in_passages,
@@ -11,6 +11,6 @@ from lmdsl.evaluate.metrics import (
 )
 
 __all__ = [
-    "EvalRow", "Evaluate", "EvaluationResult", "answer_exact_match", "answer_in_passages", "exact_match", "f1",
-    "f1_score", "normalize_text",
+    "EvalRow", "Evaluate", "EvaluationResult", "MetricError", "answer_exact_match", "answer_in_passages",
+    "exact_match", "f1", "f1_score", "normalize_text",
 ]

@@ -9,13 +9,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lmdsl import settings
-from lmdsl.errors import ErrorBudgetExceeded
+from lmdsl.errors import ConfigError, ErrorBudgetExceeded, LmdslError
 from lmdsl.lm.usage import track_usage
 from lmdsl.primitives import Example
 from lmdsl.utils.parallel import parallel_map
 from lmdsl.utils.progress import Progress
 
 Metric = Callable[..., Any]
+
+
+class MetricError(LmdslError):
+    """The metric raised: a bug in the metric, not a failure of the program, so evaluation stops."""
 
 
 @dataclass
@@ -57,6 +61,8 @@ class Evaluate:
 
     An example whose program raises scores ``failure_score`` and is listed; once more
     than ``max_errors`` examples have raised, evaluation stops with ErrorBudgetExceeded.
+    A metric that raises stops evaluation at once with :class:`MetricError` (scoring every
+    remaining example 0 would hide the bug behind a plausible-looking score).
     """
 
     def __init__(
@@ -82,23 +88,23 @@ class Evaluate:
                  num_threads: int | None = None) -> EvaluationResult:
         metric = metric or self.metric
         devset = list(devset) if devset is not None else self.devset
+        for i, example in enumerate(devset):
+            if not isinstance(example, Example) or example.input_keys is None:
+                raise ConfigError(f"{self.label}: devset row {i} is not an Example with inputs marked "
+                                  f"(.with_inputs(...)): {_short(example)}")
         threads = num_threads or self.num_threads or int(settings.get("num_threads"))
         show = self.display_progress if self.display_progress is not None else bool(settings.get("display_progress"))
         progress = Progress(len(devset), self.label, enabled=show)
         totals = {"score": 0.0, "done": 0, "errors": 0}
         first_error: list[str] = []
 
-        def run_one(example: Example) -> EvalRow:
+        def run_one(item: tuple[int, Example]) -> EvalRow:
+            index, example = item
             try:
                 prediction = call_program(program, example)
             except Exception as exc:
                 return EvalRow(example, None, self.failure_score, _describe(exc))
-            try:
-                score = float(metric(example, prediction, None))
-            except Exception as exc:
-                name = getattr(metric, "__name__", "metric")
-                return EvalRow(example, prediction, self.failure_score, f"metric {name} raised {_describe(exc)}")
-            return EvalRow(example, prediction, score)
+            return EvalRow(example, prediction, score_prediction(metric, example, prediction, None, index))
 
         def on_result(_i: int, row: EvalRow) -> bool:
             totals["done"] += 1
@@ -113,7 +119,7 @@ class Evaluate:
         start = time.perf_counter()
         with track_usage() as usage:
             try:
-                rows = parallel_map(run_one, devset, num_threads=threads, on_result=on_result)
+                rows = parallel_map(run_one, enumerate(devset), num_threads=threads, on_result=on_result)
             finally:
                 progress.close()
         if totals["errors"] > self.max_errors:
@@ -130,6 +136,21 @@ class Evaluate:
             usage=usage.to_dict(),
             wall_time=time.perf_counter() - start,
         )
+
+
+def score_prediction(metric: Metric, example: Example, prediction: Any, trace: Any, index: int | None = None) -> float:
+    """``float(metric(...))``; a metric that raises (or returns a non-number) becomes one MetricError line."""
+    try:
+        return float(metric(example, prediction, trace))
+    except Exception as exc:
+        name = getattr(metric, "__name__", type(metric).__name__)
+        where = f" on devset row {index}" if index is not None else ""
+        raise MetricError(f"metric {name} raised {_describe(exc)}{where} ({_short(example)})") from exc
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _describe(exc: BaseException) -> str:
