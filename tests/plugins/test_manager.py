@@ -104,7 +104,7 @@ def test_builtins_register_through_the_same_hooks():
     assert "local" in m.registry("lms").names()
     infos = {i.name: i for i in m.plugins()}
     assert infos["lmdsl.modules"].builtin and infos["lmdsl.modules"].distribution == "lmdsl"
-    assert infos["lmdsl.modules"].registered["modules"] == ["ChainOfThought", "Predict"]
+    assert {"ChainOfThought", "Predict", "Retrieve"} <= set(infos["lmdsl.modules"].registered["modules"])
 
 
 def test_a_module_object_is_a_plugin():
