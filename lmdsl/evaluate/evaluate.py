@@ -103,7 +103,7 @@ class Evaluate:
             try:
                 prediction = call_program(program, example)
             except Exception as exc:
-                return EvalRow(example, None, self.failure_score, _describe(exc))
+                return EvalRow(example, None, self.failure_score, describe_error(exc))
             return EvalRow(example, prediction, score_prediction(metric, example, prediction, None, index))
 
         def on_result(_i: int, row: EvalRow) -> bool:
@@ -145,7 +145,7 @@ def score_prediction(metric: Metric, example: Example, prediction: Any, trace: A
     except Exception as exc:
         name = getattr(metric, "__name__", type(metric).__name__)
         where = f" on devset row {index}" if index is not None else ""
-        raise MetricError(f"metric {name} raised {_describe(exc)}{where} ({_short(example)})") from exc
+        raise MetricError(f"metric {name} raised {describe_error(exc)}{where} ({_short(example)})") from exc
 
 
 def _short(value: Any, limit: int = 160) -> str:
@@ -153,7 +153,7 @@ def _short(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
     return f"{type(exc).__name__}: {exc}{where}"

@@ -69,7 +69,16 @@ class Teleprompter:
         if self.verbose:
             print(f"[{self.name}] {message}", file=sys.stderr, flush=True)
 
-    def _start(self, estimated_calls: int | None) -> float:
+    def _start(self, estimated_calls: int | None, program: Any = None) -> float:
+        """Print the estimate. With ``program``, ``estimated_calls`` counts program runs and is
+        multiplied by the program's predictors (one LM call each, before re-asks and cache hits)."""
+        if estimated_calls is not None and program is not None:
+            runs, predictors = estimated_calls, max(1, len(program.predictors()))
+            estimated_calls = runs * predictors
+            self.report = CompileReport(self.name, estimated_calls=estimated_calls)
+            self.log(f"estimated about {estimated_calls} LM calls ({runs} program runs x {predictors} "
+                     f"predictor{'s' if predictors != 1 else ''}; cached answers cost none)")
+            return time.perf_counter()
         self.report = CompileReport(self.name, estimated_calls=estimated_calls)
         if estimated_calls is not None:
             self.log(f"estimated at most {estimated_calls} program runs (LM calls scale with predictors per run)")

@@ -13,7 +13,7 @@ from typing import Any
 
 from lmdsl import settings
 from lmdsl.errors import ConfigError
-from lmdsl.evaluate.evaluate import call_program
+from lmdsl.evaluate.evaluate import call_program, describe_error, score_prediction
 from lmdsl.lm.usage import track_usage
 from lmdsl.primitives import Example
 from lmdsl.program.demos import excluding
@@ -57,7 +57,7 @@ class BootstrapFewShot(Teleprompter):
 
     def compile(self, program: Any, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Any:
         rows = check_trainset(trainset, self.name)
-        start = self._start(self.estimate(rows))
+        start = self._start(self.estimate(rows), program)
         with track_usage() as usage:
             student = program.reset_copy()
             teacher = self._teacher(program, rows)
@@ -77,18 +77,21 @@ class BootstrapFewShot(Teleprompter):
     def bootstrap(self, teacher: Any, student: Any, rows: list[Example]) -> tuple[dict[str, list[Example]], set[int]]:
         """Run the teacher; return per-predictor demos from passing traces and the indices used."""
         student_paths = [p for p, _ in student.named_predictors()]
-        teacher_paths = {id(p): path for path, p in teacher.named_predictors()}
-        if sorted(teacher_paths.values()) != sorted(student_paths):
+        teacher_names = [path for path, _ in teacher.named_predictors()]
+        if sorted(teacher_names) != sorted(student_paths):
             raise ConfigError(
                 f"{self.name}: teacher and student have different predictors "
-                f"({sorted(teacher_paths.values())} vs {sorted(student_paths)})"
+                f"({sorted(teacher_names)} vs {sorted(student_paths)})"
             )
         demos: dict[str, list[Example]] = {p: [] for p in student_paths}
         used: set[int] = set()
         errors = 0
+        first_error = ""
         self.stats = {"attempted": 0, "passed": 0, "errors": 0}
         threads = self.num_threads or int(settings.get("num_threads"))
         for round_idx in range(self.max_rounds):
+            round_teacher = self._rollout(teacher, round_idx)
+            teacher_paths = {id(p): path for path, p in round_teacher.named_predictors()}
             todo = [i for i in range(len(rows)) if i not in used]
             progress = Progress(len(todo), f"{self.name} round {round_idx + 1}",
                                 enabled=bool(settings.get("display_progress")))
@@ -100,18 +103,20 @@ class BootstrapFewShot(Teleprompter):
                     break
                 chunk = todo[offset : offset + batch]
                 outcomes = parallel_map(
-                    lambda i, r=round_idx: self._run_one(teacher, rows[i], r), chunk, num_threads=threads
+                    lambda i, t=round_teacher: self._run_one(t, rows[i]), chunk, num_threads=threads
                 )
                 for i, outcome in zip(chunk, outcomes):
                     progress.update()
                     self.stats["attempted"] += 1
                     if outcome is None:
                         continue
-                    if outcome == "error":
+                    if isinstance(outcome, str):
                         errors += 1
                         self.stats["errors"] += 1
+                        first_error = first_error or outcome
                         if errors > self.max_errors:
-                            raise ConfigError(f"{self.name}: more than {self.max_errors} teacher runs raised")
+                            raise ConfigError(f"{self.name}: more than {self.max_errors} teacher runs raised; "
+                                              f"first error: {first_error}")
                         continue
                     if len(used) >= self.max_bootstrapped_demos:
                         break
@@ -128,18 +133,32 @@ class BootstrapFewShot(Teleprompter):
                 break
         return demos, used
 
-    def _run_one(self, teacher: Any, example: Example, round_idx: int) -> Any:
-        """The trace of a passing run, None for a failing run, or "error"."""
-        overrides: dict[str, Any] = {}
-        if round_idx > 0:
-            lm = settings.current_lm()
-            overrides["lm"] = lm.copy(temperature=1.0, rollout_id=round_idx)
-        try:
-            with settings.context(**overrides), tracing() as trace, excluding(example):
+    def _rollout(self, teacher: Any, round_idx: int) -> Any:
+        """Round 0 is the teacher itself; later rounds sample again (temperature 1.0, a new
+        rollout id, so new cache keys), including predictors that carry their own LM."""
+        if round_idx == 0:
+            return teacher
+        rollout = teacher.deepcopy()  # LMs are shared by deepcopy; each predictor gets a copy below
+        default = None
+        for predictor in rollout.predictors():
+            if predictor.lm is None:
+                default = default or settings.current_lm().copy(temperature=1.0, rollout_id=round_idx)
+                predictor.lm = default
+            else:
+                predictor.lm = predictor.lm.copy(temperature=1.0, rollout_id=round_idx)
+        return rollout
+
+    def _run_one(self, teacher: Any, example: Example) -> Any:
+        """The trace of a passing run, None for a failing run, or the error of a run that raised.
+
+        A metric that raises is a bug in the metric, not a failed run: MetricError propagates.
+        """
+        with tracing() as trace, excluding(example):
+            try:
                 prediction = call_program(teacher, example)
-                score = self.metric(example, prediction, trace)
-        except Exception:
-            return "error"
+            except Exception as exc:
+                return describe_error(exc)
+            score = score_prediction(self.metric, example, prediction, trace)
         return list(trace) if passes(score, self.metric_threshold) else None
 
     def _assign(self, student: Any, demos: dict[str, list[Example]], rows: list[Example], used: set[int]) -> None:
