@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from lmdsl import settings
@@ -25,6 +26,14 @@ class Retrieve(Module):
         self.k = k
         self.retriever = retriever
         self.with_titles = with_titles
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Retrieve:
+        # Optimizers deep-copy programs; the retriever (an index, often with locks) is shared.
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            new.__dict__[key] = value if key == "retriever" else copy.deepcopy(value, memo)
+        return new
 
     def _retriever(self) -> Any:
         retriever = self.retriever or settings.get("retriever")
