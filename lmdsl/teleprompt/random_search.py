@@ -9,6 +9,7 @@ compile re-run with the same arguments replays finished work without calling the
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -90,18 +91,23 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
     def compile(self, program: Any, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Any:
         rows = check_trainset(trainset, self.name)
         val = list(valset) if valset else rows
-        start = self._start(self.estimate(rows, val))
+        start = self._start(self.estimate(rows, val), program)
         assert self.report is not None
         evaluate = Evaluate(val, self.metric, num_threads=self.num_threads, max_errors=len(val) + 1)
         best_program, best_score = None, None
         total = self.num_candidate_programs + 3
         with track_usage() as usage:
+            mark = (usage.lm_calls, usage.total_tokens, time.perf_counter())
             for index, (name, candidate, details) in enumerate(self.candidates(program, rows)):
                 evaluate.label = f"candidate {index + 1}/{total} {name}"
                 result = evaluate(candidate)
                 demos = {p: len(pred.demos) for p, pred in candidate.named_predictors()}
+                now = (usage.lm_calls, usage.total_tokens, time.perf_counter())
+                cost = {"lm_calls": now[0] - mark[0], "tokens": now[1] - mark[1],
+                        "wall_time": round(now[2] - mark[2], 3)}  # building and scoring this candidate
+                mark = now
                 self.report.candidates.append(
-                    Candidate(name, result.score, demos, {**details, "errors": result.errors})
+                    Candidate(name, result.score, demos, {**details, "errors": result.errors, **cost})
                 )
                 self.log(f"candidate {index + 1}/{total} {name}: {result.score:.1f}")
                 if best_score is None or result.score > best_score:  # strict: earlier candidates win ties
