@@ -92,13 +92,20 @@ class CountingLM(ScriptedLM):
         kwargs.setdefault("cache", True)
         super().__init__(answers, **kwargs)
         self.limit, self.forbid, self.interrupt = limit, forbid, interrupt
-        self.model_calls = 0  # calls that reached the model and returned
+        self._count = [0]  # shared with copies (lm.copy(temperature=1.0, rollout_id=...))
+        self.params: list[dict[str, Any]] = []  # of every call that reached the model (shared too)
+
+    @property
+    def model_calls(self) -> int:
+        """Calls that reached the model and returned, this LM and its copies together."""
+        return self._count[0]
 
     def _complete(self, messages, params):
         if self.forbid:
             raise AssertionError(f"LM called although every answer should come from the cache: {messages[-1]}")
         with self._lock:
-            if self.limit is not None and self.model_calls >= self.limit:
+            if self.limit is not None and self._count[0] >= self.limit:
                 raise self.interrupt()
-            self.model_calls += 1
+            self._count[0] += 1
+            self.params.append(dict(params))
         return super()._complete(messages, params)
