@@ -167,6 +167,14 @@ class BM25Retriever:
     def __len__(self) -> int:
         return len(self.passages)
 
+    def __copy__(self) -> BM25Retriever:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> BM25Retriever:
+        # Immutable after construction (and it holds locks): programs that deep-copy their
+        # modules, as optimizers do, share one retriever instead of failing or re-indexing.
+        return self
+
     def __repr__(self) -> str:
         source = os.fspath(self.corpus_path) if self.corpus_path is not None else "<list>"
         return f"BM25Retriever(corpus={source!r}, passages={len(self.passages)}, k={self.k})"

@@ -181,3 +181,12 @@ def test_passages_without_indexable_words(tmp_path):
     r = BM25Retriever(write_jsonl(tmp_path / "sparse.jsonl", rows))
     assert [h.id for h in r("capital of Norway", k=3)] == ["3"]
     assert r("?!") == []
+
+
+def test_copies_share_the_retriever(retriever):
+    import copy
+
+    program = {"retrieve": retriever, "demos": [1, 2]}
+    clone = copy.deepcopy(program)
+    assert clone["retrieve"] is retriever and clone["demos"] is not program["demos"]
+    assert copy.copy(retriever) is retriever

@@ -245,3 +245,11 @@ def test_unwritable_db_location_is_a_config_error(corpus_file, tmp_path):
     directory.mkdir()
     with pytest.raises(ConfigError, match="cannot write the FTS index"):
         SqliteFTSRetriever(corpus_file, db=directory)
+
+
+def test_copies_share_the_retriever(corpus_file):
+    import copy
+
+    r = SqliteFTSRetriever(corpus_file)
+    assert copy.deepcopy({"r": r})["r"] is r
+    assert copy.copy(r) is r

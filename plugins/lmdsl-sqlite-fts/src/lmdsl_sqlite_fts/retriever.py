@@ -147,6 +147,14 @@ class SqliteFTSRetriever:
     def __len__(self) -> int:
         return self._num_docs
 
+    def __copy__(self) -> SqliteFTSRetriever:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SqliteFTSRetriever:
+        # Read-only after construction and holding connections and locks: copies of a program
+        # (optimizers deep-copy them) share the retriever.
+        return self
+
     def __repr__(self) -> str:
         source = os.fspath(self.corpus_path) if self.corpus_path is not None else "<list>"
         return f"SqliteFTSRetriever(corpus={source!r}, db={os.fspath(self.db_path)!r}, k={self.k})"
