@@ -10,7 +10,7 @@ from lmdsl.adapters import Adapter, ChatAdapter
 from lmdsl.errors import ParseError, SignatureError, ValueParseError
 from lmdsl.lm.request import CallInfo, current_call
 from lmdsl.primitives import Example, Prediction
-from lmdsl.primitives.backtrack import feedback_for
+from lmdsl.primitives.backtrack import call_params, feedback_for, note_call
 from lmdsl.program import Module
 from lmdsl.program import trace as _trace
 from lmdsl.program.demos import active_demos
@@ -21,6 +21,8 @@ _DEFAULT_ADAPTER = ChatAdapter()
 
 class Predict(Module):
     """The basic predictor. Its learnable state is ``demos`` and the signature's instructions."""
+
+    _assertion_scope = False  # one LM call: nothing to backtrack inside (see Module.__call__)
 
     def __init__(self, signature: Any, *, adapter: Adapter | None = None, lm: Any = None, **config: Any):
         self.signature: Signature = as_signature(signature)
@@ -81,13 +83,16 @@ class Predict(Module):
         lm, adapter = self._resolve()
         lm = lm_override or lm
         messages = adapter.format(signature, active_demos(self), inputs)
-        params = self._params(config, lm, adapter, signature)
+        params = {**self._params(config, lm, adapter, signature), **call_params()}
         token = current_call.set(CallInfo(signature, inputs, adapter))
         try:
             prediction = self._complete(lm, adapter, signature, messages, params)
         finally:
             current_call.reset(token)
+        if signature is not self.signature:  # feedback / hint inputs are not part of the demo
+            inputs = {k: v for k, v in inputs.items() if k in self.signature.inputs}
         _trace.record(self, inputs, prediction)
+        note_call(self, inputs, prediction)
         return prediction
 
     def _params(self, config: dict[str, Any], lm: Any, adapter: Adapter, signature: Signature) -> dict[str, Any]:

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from lmdsl.program import backtracking
+
 T = TypeVar("T")
 
 
@@ -17,8 +19,15 @@ class Module:
     Learnable parts are the predictors found by walking attributes, lists and dicts.
     """
 
+    # A program call is an assertion scope: the outermost one re-runs forward when an
+    # lmdsl.Assert / lmdsl.Suggest fails (lmdsl/program/backtracking.py). Predict has no
+    # checks inside its forward, so it skips this.
+    _assertion_scope = True
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        if not self._assertion_scope:
+            return self.forward(*args, **kwargs)
+        return backtracking.call(self, self.forward, args, kwargs)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
@@ -26,7 +35,7 @@ class Module:
     async def acall(self, *args: Any, **kwargs: Any) -> Any:
         aforward = getattr(self, "aforward", None)
         if aforward is not None:
-            return await aforward(*args, **kwargs)
+            return await backtracking.acall(self, aforward, args, kwargs)
         import contextvars
 
         ctx = contextvars.copy_context()

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lmdsl import settings
-from lmdsl.errors import ConfigError
+from lmdsl.errors import AssertionFailed, ConfigError
 from lmdsl.evaluate.evaluate import call_program, describe_error, score_prediction
 from lmdsl.lm.usage import track_usage
 from lmdsl.primitives import Example
@@ -22,6 +22,10 @@ from lmdsl.teleprompt.base import MetricFn, Teleprompter, check_trainset, passes
 from lmdsl.teleprompt.labeled import LabeledFewShot
 from lmdsl.utils.parallel import parallel_map
 from lmdsl.utils.progress import Progress
+
+# _run_one's outcome for a run whose lmdsl.Assert still failed after backtracking.
+# (Runs that backtracked and then passed leave only their final attempt in the trace.)
+_ASSERTION_FAILED: Any = object()
 
 
 class BootstrapFewShot(Teleprompter):
@@ -110,6 +114,9 @@ class BootstrapFewShot(Teleprompter):
                     self.stats["attempted"] += 1
                     if outcome is None:
                         continue
+                    if outcome is _ASSERTION_FAILED:  # a failed run (lmdsl.Assert), not an error
+                        self.stats["assertion_failures"] = self.stats.get("assertion_failures", 0) + 1
+                        continue
                     if isinstance(outcome, str):
                         errors += 1
                         self.stats["errors"] += 1
@@ -156,6 +163,8 @@ class BootstrapFewShot(Teleprompter):
         with tracing() as trace, excluding(example):
             try:
                 prediction = call_program(teacher, example)
+            except AssertionFailed:
+                return _ASSERTION_FAILED
             except Exception as exc:
                 return describe_error(exc)
             score = score_prediction(self.metric, example, prediction, trace)

@@ -16,6 +16,7 @@ from typing import Any
 from lmdsl.evaluate import Evaluate
 from lmdsl.lm.usage import track_usage
 from lmdsl.primitives import Example
+from lmdsl.program.backtracking import counting
 from lmdsl.teleprompt.base import Candidate, MetricFn, Teleprompter, check_trainset
 from lmdsl.teleprompt.bootstrap import BootstrapFewShot
 from lmdsl.teleprompt.labeled import LabeledFewShot
@@ -100,12 +101,15 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
             mark = (usage.lm_calls, usage.total_tokens, time.perf_counter())
             for index, (name, candidate, details) in enumerate(self.candidates(program, rows)):
                 evaluate.label = f"candidate {index + 1}/{total} {name}"
-                result = evaluate(candidate)
+                with counting() as checks:  # lmdsl.Assert / Suggest outcomes on the valset
+                    result = evaluate(candidate)
                 demos = {p: len(pred.demos) for p, pred in candidate.named_predictors()}
                 now = (usage.lm_calls, usage.total_tokens, time.perf_counter())
                 cost = {"lm_calls": now[0] - mark[0], "tokens": now[1] - mark[1],
                         "wall_time": round(now[2] - mark[2], 3)}  # building and scoring this candidate
                 mark = now
+                if checks.runs:  # how often each check passed: {"runs", "runs_passed", "checks": {label: ...}}
+                    cost["assertions"] = checks.to_dict()
                 self.report.candidates.append(
                     Candidate(name, result.score, demos, {**details, "errors": result.errors, **cost})
                 )
