@@ -118,3 +118,15 @@ def test_q_k_permutation_inverts_the_one_transformers_applies_on_load():
     w = np.random.default_rng(0).standard_normal((192, 16)).astype(np.float32)
     for n_head, n_kv in ((9, 3), (3, 3)):
         assert np.array_equal(_permute(transformers_reverse(w, n_head, n_kv), n_head, n_kv), w)
+
+
+def test_default_threads_leaves_busy_cores_alone(monkeypatch):
+    from lmdsl_lora.finetune import default_threads
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr("os.getloadavg", lambda: (0.2, 0.0, 0.0))
+    assert default_threads() == 2
+    monkeypatch.setattr("os.getloadavg", lambda: (1.2, 0.0, 0.0))
+    assert default_threads() == 1
+    monkeypatch.setattr("os.getloadavg", lambda: (9.0, 0.0, 0.0))
+    assert default_threads() == 1
