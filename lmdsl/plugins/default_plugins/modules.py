@@ -21,3 +21,8 @@ def lmdsl_register_modules(register):
     register("ReAct", ReAct)
     register("ProgramOfThought", ProgramOfThought)
     register("MultiChainComparison", MultiChainComparison)
+
+    from lmdsl.predict.refine import BestOfN, Refine
+
+    register("BestOfN", BestOfN)
+    register("Refine", Refine)
