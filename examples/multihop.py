@@ -1,0 +1,143 @@
+"""Multi-hop question answering on HotPotQA (the seed's MultiHopQA / "simplified Baleen").
+
+    lmdsl compile examples/multihop.py:MultiHop --optimizer bootstrap
+    lmdsl evaluate MultiHop.compiled.json
+
+HotPotQA questions need two paragraphs, and the second is often named only in the first
+("the band who released *Tinted Windows*" -> the band's page). So each hop writes a search
+query from the question and the context found so far, retrieves with it, and adds the new
+passages to the context (without duplicates); after two hops the answer is written from
+the whole context.
+
+Nobody labels the queries. ``BootstrapFewShot`` runs the program over the trainset and,
+whenever the final answer is right, keeps every hop's query as a demo for that hop's
+predictor: good queries are learned from the model's own runs that ended well.
+
+``metric`` is answer exact match; ``answer_f1`` and ``gold_title_recall`` (the fraction of
+the gold supporting titles in the accumulated context) are there for evaluation.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import lmdsl
+from lmdsl import ChainOfThought, Prediction, Retrieve, program, signature
+from lmdsl.data import load_jsonl
+from lmdsl.evaluate import f1_score, normalize_text
+
+DATA = Path(__file__).parent / "data"
+CORPUS = DATA / "hotpotqa_corpus.jsonl"
+
+
+@signature
+def generate_query(context: list[str], question: str) -> str:
+    """Write a simple search query that will help answer a complex question.
+
+    Args:
+        context: passages found so far; they may name what to look up next.
+        question: the question to answer.
+
+    Returns:
+        query: a short search query naming the entity to look up.
+    """
+
+
+@signature
+def generate_answer(context: list[str], question: str) -> str:
+    """Answer questions with short factoid answers.
+
+    Args:
+        context: passages that may contain relevant facts.
+        question: the question to answer.
+
+    Returns:
+        answer: often between 1 and 5 words, copied from the context when possible.
+    """
+
+
+@program
+class MultiHop:
+    def __init__(self, passages_per_hop: int = 3, max_hops: int = 2) -> None:
+        self.retrieve = Retrieve(k=passages_per_hop)
+        self.generate_query = [ChainOfThought(generate_query) for _ in range(max_hops)]
+        self.generate_answer = ChainOfThought(generate_answer)
+        self.max_hops = max_hops
+
+    def forward(self, question: str):
+        context: list[str] = []
+        titles: list[str] = []
+        queries: list[str] = []
+        for hop in range(self.max_hops):
+            query = self.generate_query[hop](context=context, question=question).query
+            queries.append(query)
+            hits = self.retrieve(query)
+            # New lists, never appends: the trace holds the context each hop was shown (its demos).
+            new = [(p, t) for p, t in zip(hits.passages, hits.titles) if p not in context]
+            context = context + [p for p, _ in new]
+            titles = titles + [t for _, t in new]
+        prediction = self.generate_answer(context=context, question=question)
+        return Prediction(
+            context=context, titles=titles, queries=queries, reasoning=prediction.reasoning, answer=prediction.answer
+        )
+
+
+# ---- metrics ---------------------------------------------------------------------------
+
+
+def _golds(example: Any) -> list[str]:
+    answer = example.answer
+    return list(answer) if isinstance(answer, list | tuple) else [answer]
+
+
+def answer_exact_match(example: Any, prediction: Any, trace: Any = None) -> bool:
+    """The predicted answer equals the gold one after HotPotQA normalisation."""
+    predicted = normalize_text(prediction.answer)
+    return any(predicted == normalize_text(gold) for gold in _golds(example))
+
+
+def answer_f1(example: Any, prediction: Any, trace: Any = None) -> float:
+    """HotPotQA token F1 of the predicted answer (yes/no answers score only when exact)."""
+    return max(f1_score(prediction.answer, gold) for gold in _golds(example))
+
+
+def gold_title_recall(example: Any, prediction: Any, trace: Any = None) -> float:
+    """Fraction of the gold ``supporting_titles`` among the titles of the accumulated context."""
+    gold = set(example.supporting_titles)
+    if not gold:
+        return 0.0
+    return len(gold & set(prediction.titles)) / len(gold)
+
+
+metric = answer_exact_match
+
+
+# ---- data and retriever ------------------------------------------------------------------
+
+KEEP = ("question", "answer", "supporting_titles")
+
+
+def load_hotpotqa(split: str, limit: int | None = None) -> list[lmdsl.Example]:
+    """HotPotQA rows with only the fields the program and metrics use (compiled demos stay small)."""
+    rows = load_jsonl(DATA / f"hotpotqa_{split}.jsonl", inputs=["question"], limit=limit)
+    return [lmdsl.Example({k: row[k] for k in KEEP}).with_inputs("question") for row in rows]
+
+
+trainset = load_hotpotqa("train", limit=20)
+valset = load_hotpotqa("dev", limit=20)
+devset = load_hotpotqa("dev")
+
+
+@functools.cache
+def make_retriever() -> Any:
+    """BM25 over the HotPotQA paragraph corpus (index cached on disk after the first build)."""
+    return lmdsl.get_retriever("bm25", corpus=str(CORPUS))
+
+
+def __getattr__(name: str) -> Any:
+    # ``retriever`` is built on first access (the CLI's ``getattr(module, "retriever")``).
+    if name == "retriever":
+        return make_retriever()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
