@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from lmdsl.lm.usage import track_usage
 from lmdsl.primitives import Example
 from lmdsl.program import Module
 from lmdsl.program.demos import demos_override
@@ -64,16 +65,19 @@ class KNNFewShot(Teleprompter):
         from lmdsl.retrievers.bm25 import BM25Retriever
 
         rows = check_trainset(trainset or self.trainset, self.name)
+        if self.bootstrap and self.metric is None:
+            raise ValueError("KNNFewShot(bootstrap=True) needs a metric")
         keys = sorted(rows[0].input_keys or ())
         student = program.reset_copy()
         paths = [p for p, _ in student.named_predictors()]
         demo_sets: list[dict[str, list[Example]]] = [{p: [row] for p in paths} for row in rows]
-        if self.bootstrap:
-            if self.metric is None:
-                raise ValueError("KNNFewShot(bootstrap=True) needs a metric")
-            demo_sets = self._bootstrapped(program, rows, paths)
+        start = self._start(len(rows) if self.bootstrap else 0, program)
+        with track_usage() as usage:
+            if self.bootstrap:
+                demo_sets = self._bootstrapped(program, rows, paths)
         corpus = [{"id": str(i), "text": _query_text(r.to_dict(), keys)} for i, r in enumerate(rows)]
         index = BM25Retriever(corpus, k=self.k)
+        self._finish(start, usage)
         return KNNProgram(student, index, demo_sets, keys, self.k)
 
     def _bootstrapped(self, program: Any, rows: list[Example], paths: list[str]) -> list[dict[str, list[Example]]]:
