@@ -15,9 +15,11 @@ def read_rows(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, object) per row; errors name the file and line."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows editors) is not JSON
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory, not a data file") from None
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     stripped = text.lstrip()
@@ -26,6 +28,8 @@ def read_rows(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise DataError(f"{path} line {exc.lineno}: invalid JSON ({exc.msg})") from None
+        if not data:
+            raise DataError(f"{path}: no rows")
         rows = [(i + 1, row) for i, row in enumerate(data)]
         for n, row in rows:
             if not isinstance(row, dict):
