@@ -20,7 +20,7 @@ class LmdslGroup(click.Group):
     """Turns lmdsl errors into one-line messages with the right exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from lmdsl.errors import DataError, LmdslError, SignatureError
+        from lmdsl.errors import DataError, LmdslError, LoadError, SignatureError
 
         try:
             return super().invoke(ctx)
@@ -32,7 +32,7 @@ class LmdslGroup(click.Group):
         except Exception as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            usage = isinstance(exc, (DataError, SignatureError))
+            usage = isinstance(exc, (DataError, LoadError, SignatureError))  # bad input files or programs
             if not isinstance(exc, LmdslError):
                 message = f"{type(exc).__name__}: {exc}"
             else:
@@ -112,6 +112,7 @@ def _load_target(target: str) -> tuple[Any, Any, str, dict[str, Any] | None]:
         program_target = state.get("program")
         if not program_target:
             raise click.UsageError(f"{target}: the file does not say which program it belongs to (no 'program' key)")
+        program_target = _saved_target(program_target, target)
         module, program = instantiate_program(program_target)
         program.load(target)
         return module, program, program_target, state
@@ -199,12 +200,13 @@ def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: s
     with track_usage() as usage:
         baseline = evaluate(program)
         compiled = tp.compile(program, trainset=train, valset=val)
+        _check_saveable(compiled, program, optimizer, program_target)
         evaluate.label = "compiled"
         final = evaluate(compiled)
     wall = time.perf_counter() - start
     out = output or f"{program_target.rpartition(':')[2]}.compiled.json"
     report = getattr(tp, "report", None)
-    compiled.save(out, target=_portable(program_target), metadata={
+    compiled.save(out, target=_portable(program_target, out), metadata={
         "optimizer": optimizer, "options": {k: v for k, v in options.items() if _jsonable(v)},
         "baseline_score": baseline.score, "score": final.score, "valset_size": len(val),
         "trainset_size": len(train), "lm": getattr(lmdsl.settings.current_lm(), "model", None),
@@ -224,6 +226,16 @@ def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: s
     _table(rows)
 
 
+def _check_saveable(compiled: Any, program: Any, optimizer: str, target: str) -> None:
+    """A compiled .json holds the target's predictors' state; a wrapper program (KNN, Ensemble) does not fit."""
+    paths = [p for p, _ in program.named_predictors()]
+    if type(compiled) is not type(program) or [p for p, _ in compiled.named_predictors()] != paths:
+        raise click.ClickException(
+            f"optimizer {optimizer!r} returns a {type(compiled).__name__} wrapping the program, which a "
+            f"compiled .json for {target} cannot hold; use it from Python (optimizer.compile(program, ...))"
+        )
+
+
 def _accepted(factory: Any) -> set[str]:
     import inspect
 
@@ -241,15 +253,28 @@ def _jsonable(value: Any) -> bool:
         return False
 
 
-def _portable(target: str) -> str:
-    """Store file targets relative to the working directory when possible."""
+def _portable(target: str, out: str) -> str:
+    """Store a file target relative to the compiled file's folder, so that the pair can be
+    moved together and used from any working directory."""
     module, _, attr = target.rpartition(":")
-    if module.endswith(".py") and os.path.isabs(module):
+    if module.endswith(".py"):
         try:
-            module = os.path.relpath(module)
-        except ValueError:
-            pass
+            module = os.path.relpath(os.path.abspath(module), os.path.dirname(os.path.abspath(out)))
+        except ValueError:  # another drive (Windows): keep it absolute
+            module = os.path.abspath(module)
     return f"{module}:{attr}"
+
+
+def _saved_target(target: str, json_path: str) -> str:
+    """A saved file target, resolved against the compiled file's folder (or, for files written
+    relative to the working directory, against that)."""
+    module, _, attr = target.rpartition(":")
+    if not module.endswith(".py") or os.path.isabs(module):
+        return target
+    beside = os.path.join(os.path.dirname(os.path.abspath(json_path)), module)
+    if os.path.isfile(beside) or not os.path.isfile(module):
+        return f"{os.path.normpath(beside)}:{attr}"
+    return target
 
 
 def _table(rows: list[tuple[str, str]]) -> None:
