@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import types
 import typing
 from typing import Any
 
@@ -51,11 +52,16 @@ def check_options(factory: Any, options: dict[str, Any], what: str) -> dict[str,
 def _coerce(key: str, value: Any, hint: Any, what: str) -> Any:
     if hint is None:
         return value
-    args = typing.get_args(hint)
-    candidates = [a for a in args if a is not type(None)] if args and type(None) in args else [hint]
-    if value is None and len(candidates) != (1 if hint is None else len([hint])):
-        return None
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    args = typing.get_args(hint) if union else (hint,)
+    candidates = [a for a in args if a is not type(None)]
+    if value is None and (type(None) in args or hint is Any):
+        return None  # -O stop_at_score=null for an Optional option
     for tp in candidates:
+        if typing.get_origin(tp) is typing.Literal:
+            if value in typing.get_args(tp):
+                return value
+            continue
         if tp is bool and isinstance(value, bool):
             return value
         if tp is int and isinstance(value, int) and not isinstance(value, bool):
@@ -66,5 +72,11 @@ def _coerce(key: str, value: Any, hint: Any, what: str) -> Any:
             return value
         if tp not in (bool, int, float, str):
             return value
-    names = " or ".join(getattr(t, "__name__", str(t)) for t in candidates)
+    names = " or ".join(_type_name(t) for t in candidates)
     raise click.UsageError(f"{what} option {key}={json.dumps(value)}: expected {names}")
+
+
+def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is typing.Literal:
+        return " or ".join(json.dumps(v) for v in typing.get_args(tp))
+    return getattr(tp, "__name__", str(tp))

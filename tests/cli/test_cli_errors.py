@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from cli_support import FIXTURES, PROG
 
@@ -215,3 +216,24 @@ def test_program_failures_are_scored_and_reported_not_fatal(lmdsl_cli, tmp_path)
     run = lmdsl_cli(f"evaluate {crashing}:Crashing")
     assert run.code == 0
     assert "first error: ValueError: cannot read 'good fun' (at " in run.err
+
+
+def test_optional_options_accept_null_and_literals_are_checked(lmdsl_cli):
+    from typing import Literal
+
+    from lmdsl.cli.options import check_options
+
+    run = lmdsl_cli(f"compile {P} -O num_candidate_programs=0 -O stop_at_score=null -O max_rounds=2 "
+                    "-O metric_threshold=0.5 --json")
+    assert run.code == 0, run.err
+    assert run.json()["report"]["candidates"][0]["name"] == "zero-shot"
+    usage_error(lmdsl_cli(f"compile {P} -O seed=null"), "optimizer 'random-search' option seed=null: expected int")
+
+    def factory(mode: Literal["fast", "slow"] = "fast", size: int | str = 1):
+        return None
+
+    assert check_options(factory, {"mode": "slow", "size": "big"}, "f") == {"mode": "slow", "size": "big"}
+    with pytest.raises(click.UsageError, match=r'^f option mode="medium": expected "fast" or "slow"$'):
+        check_options(factory, {"mode": "medium"}, "f")
+    with pytest.raises(click.UsageError, match=r"^f option size=1.5: expected int or str$"):
+        check_options(factory, {"size": 1.5}, "f")
