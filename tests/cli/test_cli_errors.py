@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Literal
 
 import click
 import pytest
@@ -218,9 +219,11 @@ def test_program_failures_are_scored_and_reported_not_fatal(lmdsl_cli, tmp_path)
     assert "first error: ValueError: cannot read 'good fun' (at " in run.err
 
 
-def test_optional_options_accept_null_and_literals_are_checked(lmdsl_cli):
-    from typing import Literal
+def factory(mode: Literal["fast", "slow"] = "fast", size: int | str = 1):
+    return None
 
+
+def test_optional_options_accept_null_and_literals_are_checked(lmdsl_cli):
     from lmdsl.cli.options import check_options
 
     run = lmdsl_cli(f"compile {P} -O num_candidate_programs=0 -O stop_at_score=null -O max_rounds=2 "
@@ -228,9 +231,6 @@ def test_optional_options_accept_null_and_literals_are_checked(lmdsl_cli):
     assert run.code == 0, run.err
     assert run.json()["report"]["candidates"][0]["name"] == "zero-shot"
     usage_error(lmdsl_cli(f"compile {P} -O seed=null"), "optimizer 'random-search' option seed=null: expected int")
-
-    def factory(mode: Literal["fast", "slow"] = "fast", size: int | str = 1):
-        return None
 
     assert check_options(factory, {"mode": "slow", "size": "big"}, "f") == {"mode": "slow", "size": "big"}
     with pytest.raises(click.UsageError, match=r'^f option mode="medium": expected "fast" or "slow"$'):
