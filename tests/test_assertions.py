@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 
@@ -484,3 +485,52 @@ def test_random_search_reports_how_often_each_suggestion_passed(scripted):
     checks = details["checks"]
     assert checks["lower case"] == {"kind": "suggest", "passed": 3, "failed": 0, "rate": 1.0}
     assert checks["Do not answer 'unknown'"]["failed"] == 1
+
+
+# ---- examples/quiz.py -------------------------------------------------------------------
+def _load_quiz():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "quiz.py"
+    spec = importlib.util.spec_from_file_location("lmdsl_example_quiz", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quiz_example_corrects_its_json(scripted):
+    quiz = _load_quiz()
+    good = {"question": "Capital of France?", "options": ["Lyon", "Paris", "Nice", "Lille"], "answer": "B"}
+    replies = iter([
+        '{"question": "Capital of France?", "options": ["Paris", "Paris"',  # truncated JSON
+        '{"question": "Capital of France?", "options": ["Paris", "Paris", "Paris", "Paris"], "answer": "A"}',
+        json.dumps(good),
+    ])
+    lm = scripted(lambda inputs: {"quiz": next(replies)})
+    program_ = quiz.Quiz()
+    with counting() as counter:
+        pred = program_(question="What is the capital of France?", answer="Paris")
+    assert pred.quiz == good
+    example = Example(question="What is the capital of France?", answer="Paris")
+    assert quiz.usable_quiz(example, pred) and quiz.suggestions_passed(example, pred)
+    second, third = (r[-1]["content"] for r in lm.requests[1:])
+    assert "Feedback: The quiz must be valid JSON (Expecting ',' delimiter" in second
+    assert "Feedback:\n- The quiz must be valid JSON" in third and "- The four options must all be different." in third
+    assert 'Past Quiz: {"question": "Capital of France?", "options": ["Paris", "Paris", "Paris", "Paris"]' in third
+    assert counter.summary()["distinct options"]["passed"] == 1
+    # module-level data for `lmdsl compile examples/quiz.py:Quiz`
+    assert quiz.trainset and quiz.valset and quiz.metric is quiz.usable_quiz
+    assert all(set(ex.inputs()) == {"question", "answer"} for ex in quiz.trainset)
+    assert all(ex.answer.lower() not in ("yes", "no") for ex in quiz.devset)
+
+
+def test_quiz_rules():
+    quiz = _load_quiz()
+    assert quiz.parse_quiz("[1, 2]") == (None, "it is a JSON list, not an object")
+    assert quiz.shape_problem({"question": "q", "options": ["a", "b"], "answer": "A"}).startswith(
+        '"options" must be a list of exactly 4')
+    assert quiz.shape_problem({"question": "q", "options": list("abcd"), "answer": "E"}).startswith('"answer"')
+    ok = {"question": "q", "options": ["x", "The Paris", "y", "z"], "answer": "B"}
+    assert not quiz.shape_problem(ok) and quiz.key_correct(ok, "Paris") and quiz.answer_included(ok, "paris")
+    assert not quiz.key_correct({**ok, "answer": "A"}, "Paris")
