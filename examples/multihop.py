@@ -9,6 +9,12 @@ query from the question and the context found so far, retrieves with it, and add
 passages to the context (without duplicates); after two hops the answer is written from
 the whole context.
 
+Two ``Suggest`` rules keep the queries useful: a query is shorter than 100 characters, and
+it is not (nearly) a repeat of an earlier hop's query. When one fails, that hop's query is
+asked again with the failed query and the rule in its prompt, and ``forward`` runs again
+(other calls come from the LM cache); after ``max_backtracks`` re-runs the program goes on
+with what it has. ``with lmdsl.context(assertions="off")`` turns them off.
+
 Nobody labels the queries. ``BootstrapFewShot`` runs the program over the trainset and,
 whenever the final answer is right, keeps every hop's query as a demo for that hop's
 predictor: good queries are learned from the model's own runs that ended well.
@@ -24,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import lmdsl
-from lmdsl import ChainOfThought, Prediction, Retrieve, program, signature
+from lmdsl import ChainOfThought, Prediction, Retrieve, Suggest, program, signature
 from lmdsl.data import load_jsonl
 from lmdsl.evaluate import f1_score, normalize_text
 
@@ -58,6 +64,14 @@ def generate_answer(context: list[str], question: str) -> str:
     """
 
 
+MAX_QUERY_CHARS = 100
+
+
+def is_distinct(query: str, previous: list[str]) -> bool:
+    """Not (nearly) one of the earlier queries: HotPotQA token F1 below 0.8 with each of them."""
+    return all(f1_score(query, earlier) < 0.8 for earlier in previous)
+
+
 @program
 class MultiHop:
     def __init__(self, passages_per_hop: int = 3, max_hops: int = 2) -> None:
@@ -72,6 +86,18 @@ class MultiHop:
         queries: list[str] = []
         for hop in range(self.max_hops):
             query = self.generate_query[hop](context=context, question=question).query
+            Suggest(
+                len(query) < MAX_QUERY_CHARS,
+                f"Query should be short and less than {MAX_QUERY_CHARS} characters",
+                target=self.generate_query[hop],
+                name="query length",
+            )
+            Suggest(
+                is_distinct(query, queries),
+                "Query should be distinct from: " + "; ".join(f"{i + 1}) {q}" for i, q in enumerate(queries)),
+                target=self.generate_query[hop],
+                name="distinct queries",
+            )
             queries.append(query)
             hits = self.retrieve(query)
             # New lists, never appends: the trace holds the context each hop was shown (its demos).

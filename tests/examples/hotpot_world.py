@@ -72,13 +72,23 @@ class WorldLM(ScriptedLM):
     * query generation, first hop: the work named in the question;
     * query generation, later hops: the author named in the context when the question is
       one of ``easy`` or when the prompt shows demos (it "learned" from them); otherwise a
-      vague query that finds the work's passage again (``<work> author``);
+      vague query that finds the work's passage again (``who wrote <work>``), or with
+      ``repeat=True`` the first hop's query again (``<work>``);
+    * with ``long_first=True`` the first hop's query is the question three times over (too
+      long for the example's Suggest);
+    * with ``listens=True`` a query call shown feedback (a Suggest failed) does it right:
+      the work on the first hop, the author's name on later ones;
     * answer: the birthplace stated in the context, else ``unknown``.
     """
 
-    def __init__(self, easy: set[str] = frozenset(), **kwargs: Any):
+    def __init__(self, easy: set[str] = frozenset(), *, repeat: bool = False, listens: bool = False,
+                 long_first: bool = False, **kwargs: Any):
         super().__init__(self._reply, **kwargs)
         self.easy = set(easy)
+        self.repeat = repeat
+        self.listens = listens
+        self.long_first = long_first
+        self.feedback: list[str] = []
         self._local = threading.local()
 
     def _complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Any:
@@ -96,12 +106,20 @@ class WorldLM(ScriptedLM):
         work_match = re.search(r"author of (.+) born\?", question)
         work = work_match.group(1) if work_match else question
         if "query" in call.signature.outputs:
+            feedback = inputs.get("feedback")
+            if feedback:
+                self.feedback.append(feedback)
+            heeded = bool(feedback) and self.listens
             if not context:
+                if self.long_first and not heeded:
+                    return {"reasoning": "Search everything.", "query": f"{question} " * 3}
                 return {"reasoning": f"First find {work}.", "query": work}
             author = re.search(r"written by ([^.]+)\.", context)
-            if author and (work in self.easy or self._has_demos()):
+            if author and (work in self.easy or self._has_demos() or heeded):
                 return {"reasoning": f"{work} was written by {author.group(1)}.", "query": author.group(1)}
-            return {"reasoning": "Look for the author.", "query": f"{work} author"}
+            if self.repeat:
+                return {"reasoning": "Search again.", "query": work}
+            return {"reasoning": "Look for the author.", "query": f"who wrote {work}"}
         born = re.search(r"was born in (\w+)", context)
         wrote = re.search(r"written by ([^.]+)\.", context)
         if "birth" in question or "born" in question:

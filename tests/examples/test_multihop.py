@@ -101,7 +101,7 @@ def test_good_second_query_finds_the_bridge_passage(multihop, world):
 
 def test_context_is_accumulated_without_duplicates(multihop, world):
     pred = multihop.MultiHop(passages_per_hop=1)(question=QUESTION.format(work="Copper Sky"))
-    assert pred.queries == ["Copper Sky", "Copper Sky author"]  # a vague second query
+    assert pred.queries == ["Copper Sky", "who wrote Copper Sky"]  # a vague second query
     assert pred.titles == ["Copper Sky"]  # found the same passage again: kept once
     assert pred.answer == "unknown"
     assert multihop.gold_title_recall(example("Copper Sky"), pred) == 0.5
@@ -200,3 +200,73 @@ def test_every_work_has_its_two_passages(world_retriever):
     for work, _, author, _ in WORKS:
         assert world_retriever(work, 1)[0].title == work
         assert world_retriever(author, 1)[0].title == author
+
+
+# ---- Suggest: short, distinct queries -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "previous", "distinct"),
+    [
+        ("Ansel Brackwater", [], True),
+        ("Ansel Brackwater", ["Velmora"], True),
+        ("Velmora", ["Velmora"], False),
+        ("the Velmora.", ["velmora"], False),  # normalised
+        ("Velmora opera", ["Velmora"], True),  # F1 2/3
+        ("Velmora opera composer", ["Velmora opera"], False),  # F1 0.8: nearly the same
+        ("Saltwind", ["Velmora", "Saltwind poem"], True),
+    ],
+)
+def test_is_distinct(multihop, query, previous, distinct):
+    assert multihop.is_distinct(query, previous) is distinct
+
+
+def test_repeated_query_is_retried_with_feedback(multihop, world_retriever, caplog):
+    lm = WorldLM(repeat=True, listens=True)
+    lmdsl.configure(lm=lm, retriever=world_retriever)
+    pred = multihop.MultiHop(passages_per_hop=1)(question=QUESTION.format(work="Copper Sky"))
+    assert pred.queries == ["Copper Sky", "Lisbet Orrin"]
+    assert pred.answer == "Wexham"
+    assert lm.feedback == ["Query should be distinct from: 1) Copper Sky"]
+    retry = "\n".join(m["content"] for m in lm.requests[-2])  # the second hop, asked again
+    assert "Copper Sky" in retry and "distinct" in retry
+    assert "failed" not in caplog.text
+
+
+def test_long_query_is_retried_with_feedback(multihop, world_retriever):
+    lm = WorldLM(easy={"Saltwind"}, long_first=True, listens=True)
+    lmdsl.configure(lm=lm, retriever=world_retriever)
+    pred = multihop.MultiHop(passages_per_hop=1)(question=QUESTION.format(work="Saltwind"))
+    assert pred.queries == ["Saltwind", "Edric Fenwould"]
+    assert pred.answer == "Darrowby"
+    assert lm.feedback == ["Query should be short and less than 100 characters"]
+
+
+def test_suggestions_give_up_after_max_backtracks_without_raising(multihop, world_retriever, caplog):
+    lm = WorldLM(repeat=True)  # ignores feedback
+    lmdsl.configure(lm=lm, retriever=world_retriever, max_backtracks=2)
+    pred = multihop.MultiHop(passages_per_hop=1)(question=QUESTION.format(work="Copper Sky"))
+    assert pred.queries == ["Copper Sky", "Copper Sky"]
+    assert pred.answer == "unknown"
+    assert len(lm.feedback) == 2
+    assert "Suggest failed after 3 attempt(s)" in caplog.text
+
+
+def test_suggestions_can_be_turned_off(multihop, world_retriever):
+    lm = WorldLM(repeat=True, listens=True)
+    lmdsl.configure(lm=lm, retriever=world_retriever)
+    with lmdsl.context(assertions="off"):
+        pred = multihop.MultiHop(passages_per_hop=1)(question=QUESTION.format(work="Copper Sky"))
+    assert pred.queries == ["Copper Sky", "Copper Sky"]
+    assert lm.feedback == []
+
+
+def test_a_query_corrected_by_a_suggestion_becomes_a_clean_demo(multihop, world_retriever):
+    lm = WorldLM(repeat=True, listens=True)
+    lmdsl.configure(lm=lm, retriever=world_retriever)
+    compiled = BootstrapFewShot(multihop.metric, max_labeled_demos=0).compile(
+        multihop.MultiHop(passages_per_hop=1), trainset=[example("Copper Sky")]
+    )
+    (demo,) = compiled.generate_query[1].demos
+    assert demo.query == "Lisbet Orrin"
+    assert set(demo.inputs().keys()) == {"context", "question"}  # no feedback / past_query fields
