@@ -22,8 +22,11 @@ Parameters the handler honours, all passed as ordinary keyword arguments of
   (sequential samples, choice *i* uses ``seed + i``);
 * ``grammar="root ::= ..."`` - a GBNF grammar string: decoding is constrained by it, so a
   135M model's reply is parseable by construction;
-* ``response_format={"type": "json_schema", "json_schema": {"schema": {...}}}`` or
-  ``{"type": "json_object"}`` - turned into a grammar (``grammar`` wins if both are given).
+* ``response_format={"type": "json_schema", "json_schema": {"schema": {...}}}`` (or a
+  pydantic class, which litellm converts to that) or ``{"type": "json_object"}`` - turned
+  into a grammar (``grammar`` wins if both are given).
+
+``stream=True`` is accepted but yields the whole reply as a single chunk.
 
 Errors. litellm wraps every exception a custom provider raises into
 ``litellm.APIConnectionError`` (which a retry layer would wrongly treat as transient)
@@ -65,7 +68,6 @@ import importlib.util
 import json
 import os
 import sys
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
@@ -572,6 +574,8 @@ def _captured_stderr() -> Iterator[list[str]]:
 
     Process-wide for its short duration; only used on rare paths (first use of a grammar).
     """
+    import tempfile
+
     lines: list[str] = []
     sys.stderr.flush()
     saved = os.dup(2)
@@ -626,20 +630,25 @@ def local_llm_class() -> type:
         """litellm handler for ``local/<model>``: runs llama.cpp in this process."""
 
         def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
-            optional = dict(kwargs.get("optional_params") or {})
-            try:
-                result = generate(model, messages, **_generation_params(optional))
-            except LmdslError as exc:
-                raise _litellm_compatible(litellm, exc, model) from exc
-            except Exception as exc:  # a llama.cpp failure we did not foresee: not retryable
-                error = LMError(f"local/{model} failed: {type(exc).__name__}: {exc}")
-                raise _litellm_compatible(litellm, error, model) from exc
+            result = _run(litellm, model, messages, kwargs.get("optional_params"))
             return _model_response(litellm, kwargs.get("model_response"), model, result)
 
         async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
             import asyncio
 
             return await asyncio.to_thread(self.completion, model, messages, *args, **kwargs)
+
+        def streaming(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Iterator[Any]:
+            """``stream=True`` works but delivers the whole reply as one chunk (first choice)."""
+            result = _run(litellm, model, messages, kwargs.get("optional_params"))
+            return iter([_stream_chunk(result)])
+
+        async def astreaming(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
+            import asyncio
+
+            optional = kwargs.get("optional_params")
+            result = await asyncio.to_thread(_run, litellm, model, messages, optional)
+            yield _stream_chunk(result)
 
     LocalLLM.__module__ = __name__
     return LocalLLM
@@ -650,6 +659,33 @@ def __getattr__(name: str) -> Any:
     if name == "LocalLLM":
         return local_llm_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _run(litellm: Any, model: str, messages: list, optional_params: Mapping[str, Any] | None) -> LocalCompletion:
+    """:func:`generate` with every failure turned into an error litellm passes through as is."""
+    try:
+        return generate(model, messages, **_generation_params(optional_params or {}))
+    except LmdslError as exc:
+        raise _litellm_compatible(litellm, exc, model) from exc
+    except Exception as exc:  # a llama.cpp failure we did not foresee: not retryable
+        error = LMError(f"local/{model} failed: {type(exc).__name__}: {exc}")
+        raise _litellm_compatible(litellm, error, model) from exc
+
+
+def _stream_chunk(result: LocalCompletion) -> dict[str, Any]:
+    choice = result.choices[0]
+    return {
+        "text": choice.text,
+        "is_finished": True,
+        "finish_reason": choice.finish_reason,
+        "index": 0,
+        "tool_use": None,
+        "usage": {
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+            "total_tokens": result.total_tokens,
+        },
+    }
 
 
 _PASSED_THROUGH = ("temperature", "top_p", "max_tokens", "stop", "seed", "grammar", "n")

@@ -202,6 +202,15 @@ def test_async_completion(litellm):
 
 @pytest.mark.integration
 @requires_local
+@pytest.mark.filterwarnings("ignore:Item .* ReadOnly:UserWarning")  # litellm's streaming types, not ours
+def test_stream_yields_the_reply_in_one_chunk(litellm):
+    chunks = list(litellm.completion(model="local/smollm2", messages=ask("Superb."), grammar=LABEL_GRAMMAR,
+                                     temperature=0, stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) in LABELS
+
+
+@pytest.mark.integration
+@requires_local
 def test_concurrent_calls_are_serialised(litellm):
     prompts = [[f"Review {t}-{i}: the {word} was {adj}." for i, (word, adj) in
                 enumerate([("plot", "thin"), ("cast", "great"), ("ending", "sad")])] for t in range(4)]
