@@ -122,10 +122,12 @@ def _value_rule(tp: Any) -> str | None:
         return "[^\\n]+"
     if is_literal(tp) or is_enum(tp):
         return "(" + " | ".join(json.dumps(str(c)) for c in literal_choices(tp)) + ")"
+    # Bounded digit runs: with ``[0-9]+`` a small model can keep emitting digits
+    # ("1.1111111...") until max_tokens, which costs a full generation budget per call.
     if tp is int:
-        return '"-"? [0-9]+'
+        return '"-"? [0-9]{1,15}'
     if tp is float:
-        return '"-"? [0-9]+ ("." [0-9]+)?'
+        return '"-"? [0-9]{1,15} ("." [0-9]{1,6})?'
     if tp is bool:
         return '("yes" | "no")'
     if get_args(tp) and type(None) in get_args(tp):

@@ -176,19 +176,19 @@ def test_grammar_for_literal():
 
 
 def test_grammar_for_int_and_cot():
-    assert adapter.grammar(signature("q -> count: int")) == 'root ::= "Count: " v0\nv0 ::= "-"? [0-9]+'
+    assert adapter.grammar(signature("q -> count: int")) == 'root ::= "Count: " v0\nv0 ::= "-"? [0-9]{1,15}'
     cot = ChainOfThought(signature("q -> count: int"))
     assert adapter.grammar(cot.signature) == (
         'root ::= "Reasoning: " v0 "\\n" "Count: " v1\n'
         "v0 ::= [^\\n]+\n"
-        'v1 ::= "-"? [0-9]+'
+        'v1 ::= "-"? [0-9]{1,15}'
     )
 
 
 def test_grammar_for_other_types():
     assert adapter.grammar(signature("q -> ok: bool")) == 'root ::= "Ok: " v0\nv0 ::= ("yes" | "no")'
-    assert adapter.grammar(signature("q -> x: float")) == 'root ::= "X: " v0\nv0 ::= "-"? [0-9]+ ("." [0-9]+)?'
-    assert adapter.grammar(signature("q -> x: int | None")) == 'root ::= "X: " v0\nv0 ::= ("-"? [0-9]+ | "None")'
+    assert adapter.grammar(signature("q -> x: float")) == 'root ::= "X: " v0\nv0 ::= "-"? [0-9]{1,15} ("." [0-9]{1,6})?'
+    assert adapter.grammar(signature("q -> x: int | None")) == 'root ::= "X: " v0\nv0 ::= ("-"? [0-9]{1,15} | "None")'
     assert adapter.grammar(signature("q -> items: list[str]")) is None  # no grammar rather than a wrong one
 
 
@@ -201,7 +201,7 @@ def test_grammar_accepts_rendered_replies():
 
         def convert(body: str) -> str:
             regex = ""
-            for token in re.findall(r'"(?:[^"\\]|\\.)*"|\[[^\]]*\]|[()|?+*]|\w+', body):
+            for token in re.findall(r'"(?:[^"\\]|\\.)*"|\[[^\]]*\]|\{\d+(?:,\d*)?\}|[()|?+*]|\w+', body):
                 if token.startswith('"'):
                     regex += re.escape(token[1:-1].encode().decode("unicode_escape"))
                 elif token in rules:  # value rules reference no other rule
