@@ -92,6 +92,7 @@ __all__ = [
     "LocalChoice",
     "LocalCompletion",
     "generate",
+    "grammar_from_response_format",
     "install_local_provider",
     "load_model",
     "local_extra_installed",
