@@ -57,7 +57,7 @@ def make_quiz(question: str, answer: str) -> str:
         answer: its correct answer.
 
     Returns:
-        quiz: {"question": "...", "options": ["...", "...", "...", "..."], "answer": "B"}
+        quiz: {"question": "...", "options": ["<wrong answer>", "<correct answer>", "<another wrong answer>", "<a third wrong answer>"], "answer": "B"}
     """
 
 
@@ -117,7 +117,7 @@ def key_correct(quiz: dict[str, Any] | None, answer: str) -> bool:
 @program
 class Quiz:
     def __init__(self) -> None:
-        self.generate = Predict(make_quiz, grammar=QUIZ_GRAMMAR, max_tokens=160)
+        self.generate = Predict(make_quiz, grammar=QUIZ_GRAMMAR, max_tokens=128)
 
     def forward(self, question: str, answer: str):
         raw = self.generate(question=question, answer=answer).quiz
@@ -157,6 +157,37 @@ def load_pairs(split: str, limit: int | None = None) -> list[lmdsl.Example]:
     return pairs[:limit] if limit is not None else pairs
 
 
-trainset = load_pairs("train", limit=20)
+# Three hand-written quizzes (for train pairs outside ``trainset``): shown to the teacher when
+# bootstrapping (``BootstrapFewShot(metric, teacher=teacher())``) so that a 135M model writes
+# some usable quizzes to learn from; the compiled program's demos are still its own outputs.
+GOLD = [
+    {"question": "Which is a type of gun dog, the Labrador Retriever or the Tibetan Terrier?",
+     "answer": "Labrador Retriever",
+     "quiz": {"question": "Which is a type of gun dog, the Labrador Retriever or the Tibetan Terrier?",
+              "options": ["Tibetan Terrier", "Labrador Retriever", "Shih Tzu", "Pomeranian"], "answer": "B"}},
+    {"question": "Castle Hill is a plantation near what primary residence of Thomas Jefferson?",
+     "answer": "Monticello",
+     "quiz": {"question": "Castle Hill is a plantation near what primary residence of Thomas Jefferson?",
+              "options": ["Mount Vernon", "Montpelier", "Monticello", "Poplar Forest"], "answer": "C"}},
+    {"question": 'Which came to market first, "Hey Pa! There\'s a Goat on the Roof" or "Poleconomy"',
+     "answer": "Hey Pa! There's a Goat on the Roof",
+     "quiz": {"question": 'Which game came to market first: "Hey Pa! There\'s a Goat on the Roof" or "Poleconomy"?',
+              "options": ["Hey Pa! There's a Goat on the Roof", "Poleconomy", "Monopoly", "Cluedo"], "answer": "A"}},
+]
+
+
+def gold_demos() -> list[lmdsl.Example]:
+    return [lmdsl.Example(question=g["question"], answer=g["answer"], quiz=json.dumps(g["quiz"], ensure_ascii=False))
+            .with_inputs("question", "answer") for g in GOLD]
+
+
+def teacher() -> Quiz:
+    """The program with the hand-written quizzes as demos (a teacher for bootstrapping)."""
+    program = Quiz()
+    program.generate.demos = gold_demos()
+    return program
+
+
+trainset = [ex for ex in load_pairs("train") if ex.question not in {g["question"] for g in GOLD}][:20]
 valset = load_pairs("dev", limit=20)
 devset = load_pairs("dev")
