@@ -48,9 +48,10 @@ QUIZ_GRAMMAR = 'root ::= "Quiz: {\\"question\\": \\"" [^\\n]+'
 
 @signature
 def make_quiz(question: str, answer: str) -> str:
-    """Turn a trivia question and its correct answer into a multiple-choice quiz written as one line
-    of JSON: the question, four different options (the correct answer and three plausible wrong
-    answers, in any order) and the letter (A, B, C or D) of the correct option.
+    """Write a multiple-choice quiz, as one line of JSON, from a trivia question and its correct answer.
+
+    The quiz has the question, four different options (the correct answer and three plausible
+    wrong answers, in any order) and the letter (A, B, C or D) of the correct option.
 
     Args:
         question: a trivia question.

@@ -31,7 +31,6 @@ See docs/assertions.md.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from typing import Any, TypeVar
 
@@ -98,7 +97,7 @@ _labels: dict[str, str] = {}  # call site -> the first message seen there (stabl
 
 def _site() -> str:
     frame = sys._getframe(3)  # _site <- _check <- Assert/Suggest <- user code
-    return f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
 def _check(kind: str, condition: Any, message: str, target: Any, name: str | None) -> bool:

@@ -87,7 +87,36 @@ def test_only_the_target_predictor_gets_feedback(scripted):
     assert seen[2]["past_query"] == "bad query" and seen[2]["feedback"] == SHORT
 
 
-def test_feedback_for_a_prediction_target_and_render_shows_it(scripted):
+def test_a_module_target_means_its_last_predictor_call(scripted):
+    seen: list[dict] = []
+
+    def answer(inputs):
+        seen.append(dict(inputs))
+        if "question" in inputs:
+            return {"query": "fixed" if "feedback" in inputs else "bad query"}
+        return {"answer": "x" * 20 if inputs["query"] == "bad query" else "ok"}
+
+    scripted(answer, cache=True)
+
+    @program
+    class Outer:
+        def __init__(self):
+            self.inner = TwoStep(kind="suggest", target="rewrite")
+            self.first = self.inner.rewrite
+
+        def forward(self, question):
+            pred = self.inner.answer(query=self.inner.rewrite(question=question).query)
+            Suggest(len(pred.answer) < 10, SHORT, target=self.inner)  # its last call: `answer`
+            assert lmdsl.assertions.mode() == "on"
+            return pred
+
+    seen.clear()
+    with lmdsl.context(max_backtracks=1):
+        assert Outer()(question="q").answer == "x" * 20
+    assert [sorted(s) for s in seen] == [["question"], ["query"], ["feedback", "past_answer", "query"]]
+
+
+def test_a_prediction_target_gets_the_feedback(scripted):
     @program
     class P:
         def __init__(self):
