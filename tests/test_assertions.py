@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -563,3 +564,35 @@ def test_quiz_rules():
     ok = {"question": "q", "options": ["x", "The Paris", "y", "z"], "answer": "B"}
     assert not quiz.shape_problem(ok) and quiz.key_correct(ok, "Paris") and quiz.answer_included(ok, "paris")
     assert not quiz.key_correct({**ok, "answer": "A"}, "Paris")
+
+
+def test_lmdsl_compile_quiz_reports_how_often_each_rule_passed(scripted, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from lmdsl.cli.main import cli
+
+    def reply(inputs):
+        answer = inputs["answer"]
+        if "feedback" not in inputs and answer.startswith("B"):  # first try: prose, not JSON
+            return {"quiz": f"The answer is {answer}"}
+        return {"quiz": json.dumps({"question": inputs["question"], "options": [answer, "x", "y", "z"],
+                                    "answer": "A"})}
+
+    scripted(reply, cache=True)
+    rows = [{"question": f"Question {i}?", "answer": a} for i, a in enumerate(["Alpha", "Beta", "Gamma", "Bravo"])]
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    monkeypatch.chdir(tmp_path)
+    quiz_py = str(Path(__file__).resolve().parents[1] / "examples" / "quiz.py")
+    result = CliRunner().invoke(cli, ["compile", f"{quiz_py}:Quiz", "--trainset", str(data), "--valset", str(data),
+                                      "-O", "num_candidate_programs=1", "-O", "max_bootstrapped_demos=2", "-O", "max_labeled_demos=0",
+                                      "-o", str(tmp_path / "quiz.json"), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["baseline_score"] == report["score"] == 100.0  # the two "B" answers needed a backtrack
+    checks = report["report"]["candidates"][0]["details"]["assertions"]
+    assert checks["runs"] == checks["runs_passed"] == 4
+    assert checks["checks"]["valid JSON"] == {"kind": "assert", "passed": 4, "failed": 0, "rate": 1.0}
+    bootstrap = report["report"]["candidates"][2]
+    assert bootstrap["name"] == "bootstrap" and bootstrap["demos"] == {"generate": 2}
+    assert (tmp_path / "quiz.json").exists()
