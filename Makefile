@@ -30,7 +30,8 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	$(BIN)/lmdsl compile examples/sentiment.py:Sentiment -o Sentiment.compiled.json
+	$(BIN)/lmdsl compile examples/sentiment.py:Sentiment -O num_candidate_programs=3 -O max_labeled_demos=4 -O max_bootstrapped_demos=4 -o Sentiment.compiled.json
+	$(BIN)/lmdsl evaluate Sentiment.compiled.json --devset examples/data/sst2_dev.jsonl
 
 test: install
 	$(BIN)/python -m pytest -q

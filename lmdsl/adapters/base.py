@@ -59,7 +59,7 @@ class Adapter:
 
     @staticmethod
     def _field_line(field: Any, typed: bool = True) -> str:
-        parts = [p for p in (field.desc, describe_type(field.type) if typed else "") if p]
+        parts = [p for p in (field.desc.rstrip(" .;"), describe_type(field.type) if typed else "") if p]
         return f"- {field.label}" + (": " + "; ".join(parts) if parts else "")
 
     def render_inputs(self, signature: Signature, values: Mapping[str, Any]) -> str:
