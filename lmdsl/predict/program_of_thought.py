@@ -1,11 +1,11 @@
 """`ProgramOfThought`: the model writes Python, a sandbox runs it, the result gives the answer.
 
-1. ``generate`` (a ChainOfThought) writes code for the inputs;
+1. ``generate`` (a ChainOfThought, or a Predict with ``reasoning=False``) writes code;
 2. the code runs in :class:`lmdsl.sandbox.Sandbox` (CPython on WebAssembly in a locked-down
    process: no host files, no environment, no network, time/memory/output limits);
-3. on an error, a timeout or no usable result, ``regenerate`` sees the previous code and
-   the error text and writes new code -- up to ``max_iters`` runs in all, after which
-   :class:`ProgramOfThoughtError` says what failed last;
+3. on an error, a timeout, no usable result or an unreadable reply, ``regenerate`` sees
+   the previous code and the error text and writes new code -- up to ``max_iters``
+   attempts in all, after which :class:`ProgramOfThoughtError` says what failed last;
 4. the outputs come from the code's result: parsed directly into the output type when the
    signature has one closed-typed output (a number, a bool, a label), otherwise through an
    ``extract`` ChainOfThought that reads the code and its output.
@@ -18,8 +18,9 @@ import re
 import threading
 from typing import Any
 
-from lmdsl.errors import LmdslError, SignatureError, ValueParseError
+from lmdsl.errors import LmdslError, ParseError, SignatureError, ValueParseError
 from lmdsl.predict.chain_of_thought import ChainOfThought
+from lmdsl.predict.predict import Predict
 from lmdsl.primitives import Prediction
 from lmdsl.program import Module
 from lmdsl.signatures import Field, Signature, as_signature
@@ -53,6 +54,9 @@ class ProgramOfThought(Module):
     by default one shared sandbox per ``(timeout, memory_mb)`` is started on first use.
     ``extract=None`` parses the result directly when there is a single closed-typed output
     and uses the extract step otherwise; ``True``/``False`` force one way.
+    ``reasoning=False`` makes the code writers plain Predicts (code first, no reasoning
+    field: a small model's reasoning can use up the token budget before any code). Other keyword
+    arguments (``max_tokens=``, ``temperature=``, ``lm=``...) go to the inner predictors.
 
     The Prediction holds the outputs plus ``reasoning``, ``generated_code`` (the code that
     ran), ``code_output`` (its stdout and value) and ``attempts`` (``{"code", "error"}`` per
@@ -68,6 +72,8 @@ class ProgramOfThought(Module):
         timeout: float = 10.0,
         memory_mb: int = 256,
         extract: bool | None = None,
+        reasoning: bool = True,
+        **config: Any,
     ):
         if max_iters < 1:
             raise ValueError("ProgramOfThought: max_iters must be at least 1")
@@ -87,9 +93,10 @@ class ProgramOfThought(Module):
                 "ProgramOfThought: extract=False needs a single output of a closed type (number, bool, label)"
             )
         self.direct = direct_ok if extract is None else not extract
-        self.generate = ChainOfThought(_generate_signature(base))
-        self.regenerate = ChainOfThought(_regenerate_signature(base))
-        self.extract = ChainOfThought(_extract_signature(base))
+        writer = ChainOfThought if reasoning else Predict
+        self.generate = writer(_generate_signature(base), **config)
+        self.regenerate = writer(_regenerate_signature(base), **config)
+        self.extract = ChainOfThought(_extract_signature(base), **config)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ProgramOfThought:
         # The sandbox (worker processes) is shared by copies; predictors are copied.
@@ -105,16 +112,24 @@ class ProgramOfThought(Module):
     # ---- the loop ---------------------------------------------------------------------
     def forward(self, **inputs: Any) -> Prediction:
         attempts: list[dict[str, Any]] = []
-        step = self.generate(**inputs)
-        for i in range(self.max_iters):
+        for _ in range(self.max_iters):
+            try:
+                if not attempts:
+                    step = self.generate(**inputs)
+                else:
+                    last = attempts[-1]
+                    step = self.regenerate(**inputs, **{PREVIOUS_CODE: last["code"] or "(none)", ERROR: last["error"]})
+            except ParseError as exc:  # no readable code even after re-asking: one failed attempt
+                attempts.append({"code": clean_code(exc.completion), "error": f"the reply could not be read ({exc})"})
+                continue
             code = clean_code(step[CODE])
-            result = self._sandbox().run(code)
-            error, outputs, output_text = self._outcome(code, result)
+            if not code:
+                attempts.append({"code": "", "error": "the reply contained no code"})
+                continue
+            error, outputs, output_text = self._outcome(self._sandbox().run(code))
             attempts.append({"code": code, "error": error})
             if error is None:
                 return self._finish(inputs, step, code, output_text, outputs, attempts)
-            if i + 1 < self.max_iters:
-                step = self.regenerate(**inputs, **{PREVIOUS_CODE: code, ERROR: error})
         raise ProgramOfThoughtError(
             f"ProgramOfThought: no working code after {len(attempts)} attempt(s) (max_iters={self.max_iters}); "
             f"last error: {_first_line(attempts[-1]['error'])}",
@@ -123,10 +138,8 @@ class ProgramOfThought(Module):
             attempts=attempts,
         )
 
-    def _outcome(self, code: str, result: Any) -> tuple[str | None, dict[str, Any] | None, str]:
+    def _outcome(self, result: Any) -> tuple[str | None, dict[str, Any] | None, str]:
         """(error text for the model or None, directly parsed outputs or None, output text)."""
-        if not code.strip():
-            return "the reply contained no code", None, ""
         if result.error is not None:
             return _error_text(result), None, ""
         output_text = format_output(result.stdout, result.value)
@@ -222,7 +235,7 @@ def _closed(tp: Any) -> bool:
 _RULES = (
     "The code runs in a sandbox with the Python standard library only: no files, no network, no input(). "
     "Make its last line an expression whose value is the answer (or print the answer). "
-    "Statements may be separated by semicolons."
+    "Statements may be separated by semicolons, e.g. `total = 3 * 12; total - 5`."
 )
 
 

@@ -39,6 +39,7 @@ class ReAct(Module):
     The returned Prediction has the signature's outputs, the extract step's ``reasoning``
     and ``trajectory``: a list of ``{"thought", "tool_name", "tool_args", "observation"}``
     dicts, one per step (the last one is the ``finish`` step when the agent finished).
+    Other keyword arguments (``max_tokens=``, ``lm=``...) go to both inner predictors.
     """
 
     def __init__(
@@ -48,6 +49,7 @@ class ReAct(Module):
         *,
         max_iters: int = 5,
         max_observation_chars: int = 2000,
+        **config: Any,
     ):
         if max_iters < 1:
             raise ValueError("ReAct: max_iters must be at least 1")
@@ -65,8 +67,8 @@ class ReAct(Module):
         if "trajectory" in base.fields:
             raise SignatureError("ReAct: the signature may not use the field name 'trajectory'")
         self.tools: dict[str, Tool] = {t.name: t for t in tool_list}
-        self.react = Predict(_step_signature(base, tool_list))
-        self.extract = ChainOfThought(_extract_signature(base))
+        self.react = Predict(_step_signature(base, tool_list), **config)
+        self.extract = ChainOfThought(_extract_signature(base), **config)
 
     # ---- the loop ---------------------------------------------------------------------
     def forward(self, **inputs: Any) -> Prediction:

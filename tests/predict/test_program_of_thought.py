@@ -157,9 +157,28 @@ def test_no_result_and_unparseable_result_are_fed_back(scripted):
 
 def test_empty_code_is_an_error_without_running(scripted):
     scripted([code("```python\n```"), code("2 + 2")])
-    stub = StubSandbox([ok(None), ok(4)])
+    stub = StubSandbox([ok(4)])
     pred = ProgramOfThought(MATH, sandbox=stub)(question="q")
     assert pred.answer == 4.0 and pred.attempts[0]["error"] == "the reply contained no code"
+    assert stub.codes == ["2 + 2"]
+
+
+def test_unreadable_reply_counts_as_a_failed_attempt(scripted):
+    with lmdsl.context(max_reasks=0):
+        lm = scripted(["Reasoning: I will think about it for a long", code("6 * 7")])
+        pred = ProgramOfThought(MATH, sandbox=StubSandbox([ok(42)]))(question="q")
+    assert pred.answer == 42.0
+    assert pred.attempts[0]["error"].startswith("the reply could not be read (")
+    assert "Generated Code" in pred.attempts[0]["error"]
+    assert "Error: the reply could not be read" in user_message(lm, 1)
+
+
+def test_without_reasoning_the_code_comes_first(scripted):
+    pot = ProgramOfThought(MATH, reasoning=False, sandbox=StubSandbox([ok(3)]))
+    assert type(pot.generate) is lmdsl.Predict and list(pot.generate.signature.outputs) == ["generated_code"]
+    scripted([{"generated_code": "1 + 2"}])
+    pred = pot(question="q")
+    assert pred.answer == 3.0 and pred.reasoning == ""
 
 
 def test_max_iters_one_means_no_regeneration(scripted):
@@ -213,3 +232,8 @@ def test_copies_share_the_sandbox_and_default_is_shared():
 
 def test_registered_as_a_module():
     assert lmdsl.get_module("ProgramOfThought") is ProgramOfThought
+
+
+def test_config_goes_to_the_inner_predictors():
+    pot = ProgramOfThought(MATH, max_tokens=64, temperature=0.0)
+    assert all(p.config == {"max_tokens": 64, "temperature": 0.0} for p in pot.predictors())

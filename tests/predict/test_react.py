@@ -302,3 +302,8 @@ def test_bootstrap_demos_from_a_successful_trajectory(scripted):
     assert messages[1]["content"] == f"Question: 3 times 4\n\nTrajectory: {NO_STEPS}"
     assert "Next Tool Name: multiply" in messages[2]["content"]
     assert compiled(question="6 times 7").answer == 42
+
+
+def test_config_goes_to_the_inner_predictors():
+    agent = ReAct(QA, tools=[add], max_tokens=64)
+    assert agent.react.config == agent.extract.config == {"max_tokens": 64}
