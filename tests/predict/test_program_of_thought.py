@@ -44,7 +44,7 @@ def real_sandbox():
         pytest.skip(f"sandbox runtime not installed: {exc}")
     from lmdsl.sandbox import Sandbox
 
-    sandbox = Sandbox(timeout=10, memory_mb=256)
+    sandbox = Sandbox(timeout=10, memory_mb=256, pool_size=2)  # the next worker boots while one runs
     sandbox.start()
     yield sandbox
     sandbox.close()
