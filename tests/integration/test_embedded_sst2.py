@@ -1,0 +1,66 @@
+"""The real embedded model on real data: SST-2 through Predict, the optimizers and the CLI.
+
+Small sizes keep this under a minute on 2 cores; bench/ has the full-size figures.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import lmdsl
+from lmdsl.cli.main import cli
+from lmdsl.evaluate import Evaluate, exact_match
+from lmdsl.lm.local import local_extra_installed
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not local_extra_installed(), reason="needs pip install 'lmdsl[local]'"),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "examples"))
+
+
+def test_zero_shot_replies_always_parse_into_a_label():
+    from sentiment import Sentiment, devset
+
+    lmdsl.configure(lm=lmdsl.LM("local/smollm2"), display_progress=False)
+    result = Evaluate(devset[:30], exact_match)(Sentiment())
+    assert result.errors == 0  # no ParseError: every reply is a valid label (grammar + lenient parser)
+    labels = {row.prediction.label for row in result.results}
+    assert labels <= {"positive", "negative"}
+    assert result.usage["lm_calls"] == 30
+    again = Evaluate(devset[:30], exact_match)(Sentiment())
+    assert again.score == result.score and again.usage["lm_calls"] == 0  # every call answered by the cache
+
+
+def test_compile_from_the_cli_picks_a_candidate_at_least_as_good_as_zero_shot(tmp_path):
+    out = tmp_path / "sentiment.json"
+    args = ["compile", str(ROOT / "examples/sentiment.py:Sentiment"), "--trainset",
+            str(ROOT / "examples/data/sst2_train.jsonl"), "--valset", str(tmp_path / "val.jsonl"),
+            "-O", "num_candidate_programs=1", "-O", "max_labeled_demos=4", "-O", "max_bootstrapped_demos=2",
+            "--lm", "local/smollm2", "-o", str(out), "--json"]
+    rows = (ROOT / "examples/data/sst2_dev.jsonl").read_text().splitlines()[:12]
+    (tmp_path / "val.jsonl").write_text("\n".join(rows) + "\n")
+    train = (ROOT / "examples/data/sst2_train.jsonl").read_text().splitlines()[:10]
+    (tmp_path / "train.jsonl").write_text("\n".join(train) + "\n")
+    args[4] = str(tmp_path / "train.jsonl")
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    names = [c["name"] for c in data["report"]["candidates"]]
+    assert names[:3] == ["zero-shot", "labeled", "bootstrap"]
+    # The zero-shot program is a candidate scored on the same valset, so the best is never worse.
+    assert data["score"] >= data["baseline_score"]
+    assert data["score"] == max(c["score"] for c in data["report"]["candidates"])
+    saved = json.loads(out.read_text())
+    assert saved["metadata"]["score"] == data["score"]
+    evaluated = CliRunner().invoke(cli, ["evaluate", str(out), "--devset", str(tmp_path / "val.jsonl"), "--json",
+                                         "--lm", "local/smollm2"])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.stdout.strip().splitlines()[-1])["score"] == data["score"]
