@@ -72,7 +72,8 @@ def score(model_path: str, dev: list[dict[str, Any]], threads: int) -> dict[str,
     for mode in ("grammar", "first word"):
         correct, started = 0, time.perf_counter()
         for row in dev:
-            kwargs = {"grammar": grammar, "max_tokens": 4} if mode == "grammar" else {"max_tokens": 4}
+            # the grammar may spell a label in several sub-word tokens: leave room for them
+            kwargs = {"grammar": grammar, "max_tokens": 8} if mode == "grammar" else {"max_tokens": 4}
             reply = llm.create_chat_completion(messages=prompt(row["text"]), temperature=0, **kwargs)
             correct += first_word(reply["choices"][0]["message"]["content"] or "") == row["label"]
         elapsed = time.perf_counter() - started
