@@ -41,15 +41,12 @@ def test_zero_shot_replies_always_parse_into_a_label():
 
 def test_compile_from_the_cli_picks_a_candidate_at_least_as_good_as_zero_shot(tmp_path):
     out = tmp_path / "sentiment.json"
-    args = ["compile", str(ROOT / "examples/sentiment.py:Sentiment"), "--trainset",
-            str(ROOT / "examples/data/sst2_train.jsonl"), "--valset", str(tmp_path / "val.jsonl"),
-            "-O", "num_candidate_programs=1", "-O", "max_labeled_demos=4", "-O", "max_bootstrapped_demos=2",
-            "--lm", "local/smollm2", "-o", str(out), "--json"]
-    rows = (ROOT / "examples/data/sst2_dev.jsonl").read_text().splitlines()[:12]
-    (tmp_path / "val.jsonl").write_text("\n".join(rows) + "\n")
-    train = (ROOT / "examples/data/sst2_train.jsonl").read_text().splitlines()[:10]
-    (tmp_path / "train.jsonl").write_text("\n".join(train) + "\n")
-    args[4] = str(tmp_path / "train.jsonl")
+    for name, source, n in (("train", "sst2_train", 10), ("val", "sst2_dev", 12)):
+        rows = (ROOT / f"examples/data/{source}.jsonl").read_text().splitlines()[:n]
+        (tmp_path / f"{name}.jsonl").write_text("\n".join(rows) + "\n")
+    args = ["compile", str(ROOT / "examples/sentiment.py:Sentiment"), "--trainset", str(tmp_path / "train.jsonl"),
+            "--valset", str(tmp_path / "val.jsonl"), "-O", "num_candidate_programs=1", "-O", "max_labeled_demos=4",
+            "-O", "max_bootstrapped_demos=2", "--lm", "local/smollm2", "-o", str(out), "--json"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout.strip().splitlines()[-1])
