@@ -15,6 +15,12 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=O
 
 PLUGINS := plugins/lmdsl-copro plugins/lmdsl-sqlite-fts
 
+# The LoRA finetuner plugin needs torch (CPU). On these machines torch==2.13.0 (CPU build)
+# comes from local disk; elsewhere use e.g. TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cpu",
+# or WITH_LORA=0 to skip the plugin and its tests.
+WITH_LORA  ?= 1
+TORCH_SPEC ?= torch==2.13.0
+
 .PHONY: demo test unit lint bench clean install
 
 $(BIN)/python:
@@ -24,6 +30,7 @@ $(BIN)/python:
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet -e '.[local,test]'
 	for p in $(PLUGINS); do $(BIN)/pip install --quiet -e $$p || exit 1; done
+	if [ "$(WITH_LORA)" = 1 ]; then $(BIN)/pip install --quiet $(TORCH_SPEC) && $(BIN)/pip install --quiet -e plugins/lmdsl-lora; fi
 	npm ci --prefix lmdsl/sandbox --no-audit --no-fund --loglevel=error   # Pyodide: ProgramOfThought's sandbox
 	touch $@
 
