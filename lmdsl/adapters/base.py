@@ -101,6 +101,10 @@ class Adapter:
         """A GBNF grammar of valid replies, for runtimes that constrain decoding (llama.cpp)."""
         return None
 
+    def stop(self, signature: Signature) -> list[str]:
+        """Where a reply is over: a model that goes on to invent the next input block stops there."""
+        return [f"\n\n{f.label}:" for f in list(signature.inputs.values())[:3]]
+
     def max_tokens(self, signature: Signature) -> int | None:
         """Short closed outputs (labels, numbers) need few tokens; free text gets the LM default."""
         outs = list(signature.outputs.values())

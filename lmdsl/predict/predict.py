@@ -104,6 +104,10 @@ class Predict(Module):
             grammar = adapter.grammar(signature)
             if grammar:
                 params["grammar"] = grammar
+        if "grammar" not in params and "stop" not in params and lm.kwargs.get("stop") is None:
+            stop = adapter.stop(signature)  # a grammar already ends the reply where it must
+            if stop:
+                params["stop"] = stop
         if params.get("n", 1) > 1 and not (params.get("temperature") or lm.kwargs.get("temperature")):
             params["temperature"] = 0.7  # n identical greedy samples would be pointless
         return params
