@@ -3,16 +3,17 @@
     lmdsl compile examples/quiz.py:Quiz                 # assertion-aware bootstrapping
     lmdsl run examples/quiz.py:Quiz --question "..." --answer "..."
 
-From a trivia question and its correct answer, the model writes a multiple-choice quiz as
-one line of JSON with a fixed shape::
+From a trivia question and its correct answer, the model writes the answer options of a
+multiple-choice quiz as one line of JSON with a fixed shape (the paper's "answer choices",
+plus the answer key)::
 
-    {"question": "...", "options": ["...", "...", "...", "..."], "answer": "C"}
+    {"options": ["...", "...", "...", "..."], "answer": "C"}
 
 Plain code states what a valid quiz is, and the program corrects itself when a rule is
 broken (see docs/assertions.md):
 
 * ``Assert``: the reply is a JSON object (otherwise nothing else can be checked);
-* ``Suggest``: it has exactly that shape -- a question, four options, a letter A-D;
+* ``Suggest``: it has exactly that shape -- four options and a letter A-D;
 * ``Suggest``: the four options are different from each other;
 * ``Suggest``: the correct answer is one of the options.
 
@@ -25,7 +26,7 @@ key letter pointing at the correct answer (which no rule checks directly).
 ``suggestions_passed`` is the intrinsic measure: the final quiz meets all four rules.
 
 On the embedded 135M model, a decoding grammar makes the reply start with
-``{"question": "`` (the model otherwise answers in prose); everything after that -- valid
+``{"options": ["`` (the model otherwise answers in prose); everything after that -- valid
 JSON, the shape, distinct options, the key -- is up to the model and the assertions.
 """
 
@@ -42,23 +43,23 @@ from lmdsl.evaluate import normalize_text
 
 DATA = Path(__file__).parent / "data"
 LETTERS = ("A", "B", "C", "D")
-# llama.cpp only (other models ignore it): the reply line starts a JSON object with "question".
-QUIZ_GRAMMAR = 'root ::= "Quiz: {\\"question\\": \\"" [^\\n]+'
+# llama.cpp only (other models ignore it): the reply line starts with '{"options": ["'.
+QUIZ_GRAMMAR = 'root ::= "Quiz: {\\"options\\": [\\"" [^\\n]+'
 
 
 @signature
 def make_quiz(question: str, answer: str) -> str:
-    """Write a multiple-choice quiz, as one line of JSON, from a trivia question and its correct answer.
+    """Write the four answer options of a multiple-choice quiz question, as one line of JSON.
 
-    The quiz has the question, four different options (the correct answer and three plausible
-    wrong answers, in any order) and the letter (A, B, C or D) of the correct option.
+    The options are the correct answer and three plausible wrong answers, all different, in any
+    order; "answer" is the letter (A, B, C or D) of the correct option.
 
     Args:
         question: a trivia question.
         answer: its correct answer.
 
     Returns:
-        quiz: {"question": "...", "options": ["<wrong answer>", "<correct answer>", "<another wrong answer>", "<a third wrong answer>"], "answer": "B"}
+        quiz: {"options": ["<wrong answer>", "<correct answer>", "<another wrong answer>", "<a third wrong answer>"], "answer": "B"}
     """
 
 
@@ -80,10 +81,8 @@ def shape_problem(quiz: dict[str, Any] | None) -> str:
     """"" when the quiz has the required shape, else what is wrong."""
     if quiz is None:
         return "it is not a JSON object"
-    if set(quiz) != {"question", "options", "answer"}:
-        return f'the keys must be exactly "question", "options", "answer" (got {", ".join(map(repr, quiz))})'
-    if not isinstance(quiz["question"], str) or not quiz["question"].strip():
-        return '"question" must be a non-empty string'
+    if set(quiz) != {"options", "answer"}:
+        return f'the keys must be exactly "options" and "answer" (got {", ".join(map(repr, quiz)) or "none"})'
     options = quiz["options"]
     if not isinstance(options, list) or len(options) != 4:
         n = len(options) if isinstance(options, list) else type(options).__name__
@@ -129,7 +128,7 @@ class Quiz:
         Suggest(options_distinct(quiz), "The four options must all be different.", name="distinct options")
         Suggest(answer_included(quiz, answer), f'The correct answer "{answer}" must be one of the options.',
                 name="answer included")
-        return Prediction(quiz=quiz, raw=raw)
+        return Prediction(question=question, quiz=quiz, raw=raw)
 
 
 # ---- scores ------------------------------------------------------------------------------
@@ -164,16 +163,13 @@ def load_pairs(split: str, limit: int | None = None) -> list[lmdsl.Example]:
 GOLD = [
     {"question": "Which is a type of gun dog, the Labrador Retriever or the Tibetan Terrier?",
      "answer": "Labrador Retriever",
-     "quiz": {"question": "Which is a type of gun dog, the Labrador Retriever or the Tibetan Terrier?",
-              "options": ["Tibetan Terrier", "Labrador Retriever", "Shih Tzu", "Pomeranian"], "answer": "B"}},
+     "quiz": {"options": ["Tibetan Terrier", "Labrador Retriever", "Shih Tzu", "Pomeranian"], "answer": "B"}},
     {"question": "Castle Hill is a plantation near what primary residence of Thomas Jefferson?",
      "answer": "Monticello",
-     "quiz": {"question": "Castle Hill is a plantation near what primary residence of Thomas Jefferson?",
-              "options": ["Mount Vernon", "Montpelier", "Monticello", "Poplar Forest"], "answer": "C"}},
+     "quiz": {"options": ["Mount Vernon", "Montpelier", "Monticello", "Poplar Forest"], "answer": "C"}},
     {"question": 'Which came to market first, "Hey Pa! There\'s a Goat on the Roof" or "Poleconomy"',
      "answer": "Hey Pa! There's a Goat on the Roof",
-     "quiz": {"question": 'Which game came to market first: "Hey Pa! There\'s a Goat on the Roof" or "Poleconomy"?',
-              "options": ["Hey Pa! There's a Goat on the Roof", "Poleconomy", "Monopoly", "Cluedo"], "answer": "A"}},
+     "quiz": {"options": ["Hey Pa! There's a Goat on the Roof", "Poleconomy", "Monopoly", "Cluedo"], "answer": "A"}},
 ]
 
 

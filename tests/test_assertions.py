@@ -531,10 +531,10 @@ def _load_quiz():
 
 def test_quiz_example_corrects_its_json(scripted):
     quiz = _load_quiz()
-    good = {"question": "Capital of France?", "options": ["Lyon", "Paris", "Nice", "Lille"], "answer": "B"}
+    good = {"options": ["Lyon", "Paris", "Nice", "Lille"], "answer": "B"}
     replies = iter([
-        '{"question": "Capital of France?", "options": ["Paris", "Paris"',  # truncated JSON
-        '{"question": "Capital of France?", "options": ["Paris", "Paris", "Paris", "Paris"], "answer": "A"}',
+        '{"options": ["Paris", "Paris"',  # truncated JSON
+        '{"options": ["Paris", "Paris", "Paris", "Paris"], "answer": "A"}',
         json.dumps(good),
     ])
     lm = scripted(lambda inputs: {"quiz": next(replies)})
@@ -547,7 +547,7 @@ def test_quiz_example_corrects_its_json(scripted):
     second, third = (r[-1]["content"] for r in lm.requests[1:])
     assert "Feedback: The quiz must be valid JSON (Expecting ',' delimiter" in second
     assert "Feedback:\n- The quiz must be valid JSON" in third and "- The four options must all be different." in third
-    assert 'Past Quiz: {"question": "Capital of France?", "options": ["Paris", "Paris", "Paris", "Paris"]' in third
+    assert 'Past Quiz: {"options": ["Paris", "Paris", "Paris", "Paris"], "answer": "A"}' in third
     assert counter.summary()["distinct options"]["passed"] == 1
     # module-level data for `lmdsl compile examples/quiz.py:Quiz`
     assert quiz.trainset and quiz.valset and quiz.metric is quiz.usable_quiz
@@ -558,10 +558,11 @@ def test_quiz_example_corrects_its_json(scripted):
 def test_quiz_rules():
     quiz = _load_quiz()
     assert quiz.parse_quiz("[1, 2]") == (None, "it is a JSON list, not an object")
-    assert quiz.shape_problem({"question": "q", "options": ["a", "b"], "answer": "A"}).startswith(
+    assert quiz.shape_problem({"options": ["a", "b"], "answer": "A"}).startswith(
         '"options" must be a list of exactly 4')
-    assert quiz.shape_problem({"question": "q", "options": list("abcd"), "answer": "E"}).startswith('"answer"')
-    ok = {"question": "q", "options": ["x", "The Paris", "y", "z"], "answer": "B"}
+    assert quiz.shape_problem({"options": list("abcd"), "answer": "E"}).startswith('"answer"')
+    assert quiz.shape_problem({"question": "q"}).startswith('the keys must be exactly "options" and "answer"')
+    ok = {"options": ["x", "The Paris", "y", "z"], "answer": "B"}
     assert not quiz.shape_problem(ok) and quiz.key_correct(ok, "Paris") and quiz.answer_included(ok, "paris")
     assert not quiz.key_correct({**ok, "answer": "A"}, "Paris")
 
@@ -575,8 +576,7 @@ def test_lmdsl_compile_quiz_reports_how_often_each_rule_passed(scripted, tmp_pat
         answer = inputs["answer"]
         if "feedback" not in inputs and answer.startswith("B"):  # first try: prose, not JSON
             return {"quiz": f"The answer is {answer}"}
-        return {"quiz": json.dumps({"question": inputs["question"], "options": [answer, "x", "y", "z"],
-                                    "answer": "A"})}
+        return {"quiz": json.dumps({"options": [answer, "x", "y", "z"], "answer": "A"})}
 
     scripted(reply, cache=True)
     rows = [{"question": f"Question {i}?", "answer": a} for i, a in enumerate(["Alpha", "Beta", "Gamma", "Bravo"])]
