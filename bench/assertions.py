@@ -21,7 +21,9 @@ demos) as the teacher; the compiled program's demos are the model's own passing 
 Reported per column on the first ``--dev`` usable HotPotQA dev pairs: the share of outputs
 satisfying all the program's rules (valid JSON, shape, distinct options, answer included;
 a run that raised AssertionFailed counts as not satisfying them), the task score (a
-usable quiz: shape, distinct options, key letter right), per-rule pass rates, LM calls
+usable quiz: shape, distinct options, key letter right), the mean share of rules met per
+output (graded; a raised run counts 0), per-rule pass rates as counted by
+``lmdsl.assertions.counting`` (over the checks each run's final attempt reached), LM calls
 (real / from the cache) and wall time. Calls go through lmdsl's cache (``LMDSL_CACHE_DIR``),
 so a column's first attempts that an earlier column already made are free, and a re-run of
 the script replays everything.
@@ -59,10 +61,11 @@ def _evaluate(quiz: Any, program: Any, devset: list[Any], assertions: str) -> di
     start = time.perf_counter()
     with lmdsl.context(assertions=assertions), counting() as checks, track_usage() as usage:
         result = evaluate(program)
-    rules = [bool(row.prediction is not None and quiz.suggestions_passed(row.example, row.prediction))
-             for row in result.results]
+    met = [quiz.rules_met(row.example, row.prediction) if row.prediction is not None else 0.0
+           for row in result.results]
     return {
-        "suggestions_passed": round(100 * sum(rules) / len(rules), 1),
+        "suggestions_passed": round(100 * sum(m == 1.0 for m in met) / len(met), 1),
+        "rules_met": round(100 * sum(met) / len(met), 1),
         "task_score": result.score,
         "assertion_failures": sum(1 for r in result.results if r.error and "AssertionFailed" in r.error),
         "errors": result.errors,
@@ -141,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [
         ["suggestions passed (%)", *(f"{columns[n]['suggestions_passed']:.1f}" for n in names)],
         ["task score: usable quiz (%)", *(f"{columns[n]['task_score']:.1f}" for n in names)],
+        ["rules met per output (mean %)", *(f"{columns[n]['rules_met']:.1f}" for n in names)],
         ["AssertionFailed raised", *(str(columns[n]["assertion_failures"]) for n in names)],
     ]
     labels = list(dict.fromkeys(label for n in names for label in columns[n]["rules"]))

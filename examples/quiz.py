@@ -59,7 +59,7 @@ def make_quiz(question: str, answer: str) -> str:
         answer: its correct answer.
 
     Returns:
-        quiz: {"options": ["<wrong answer>", "<correct answer>", "<another wrong answer>", "<a third wrong answer>"], "answer": "B"}
+        quiz: a JSON object with "options" (a list of four different answers) and "answer" (the letter of the correct one).
     """
 
 
@@ -138,11 +138,16 @@ def usable_quiz(example: Any, prediction: Any, trace: Any = None) -> bool:
     return not shape_problem(quiz) and options_distinct(quiz) and key_correct(quiz, example.answer)
 
 
-def suggestions_passed(example: Any, prediction: Any, trace: Any = None) -> bool:
-    """Intrinsic score: the output meets all four rules the program states (JSON, shape, distinct, included)."""
+def rules_met(example: Any, prediction: Any, trace: Any = None) -> float:
+    """The share of the four rules the program states (JSON, shape, distinct, included) that the output meets."""
     quiz = prediction.quiz
-    return quiz is not None and not shape_problem(quiz) and options_distinct(quiz) and answer_included(
-        quiz, example.answer)
+    rules = [quiz is not None, not shape_problem(quiz), options_distinct(quiz), answer_included(quiz, example.answer)]
+    return sum(rules) / len(rules)
+
+
+def suggestions_passed(example: Any, prediction: Any, trace: Any = None) -> bool:
+    """Intrinsic score: the output meets all four rules."""
+    return rules_met(example, prediction) == 1.0
 
 
 metric = usable_quiz
