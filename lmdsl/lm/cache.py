@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import threading
 from collections import OrderedDict
@@ -49,6 +50,7 @@ class Cache:
         self._lock = threading.Lock()
         self._disk: Any = None
         self._disk_failed = False
+        self._warned = False
 
     def _store(self) -> Any:
         if self._disk is None and self.directory is not None and not self._disk_failed:
@@ -92,8 +94,16 @@ class Cache:
         self._remember(key, value)
         disk = self._store()
         if disk is not None:
-            with contextlib.suppress(Exception):
+            try:
                 disk.set(key, json.dumps(value))
+            except Exception as exc:
+                # A failed write costs a repeated call later, never this one; say so once.
+                if not self._warned:
+                    self._warned = True
+                    logging.getLogger("lmdsl.cache").warning(
+                        "LM cache: cannot write to %s (%s: %s); results stay in memory only",
+                        self.directory, type(exc).__name__, exc,
+                    )
 
     def _remember(self, key: str, value: dict[str, Any]) -> None:
         with self._lock:
