@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lmdsl import plugins as _plugins  # noqa: F401  (wires LM provider discovery; scans nothing)
 from lmdsl.adapters import Adapter, ChatAdapter, JSONAdapter
 from lmdsl.errors import (
     AssertionFailed,
@@ -20,7 +21,6 @@ from lmdsl.errors import (
     PluginError,
     SignatureError,
 )
-from lmdsl import plugins as _plugins  # noqa: F401  (wires LM provider discovery; scans nothing)
 from lmdsl.hookspecs import hookimpl
 from lmdsl.lm import LM, inspect_history, track_usage
 from lmdsl.predict import ChainOfThought, Predict, TypedFunction, signature
