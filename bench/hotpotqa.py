@@ -188,12 +188,18 @@ def stage_compile(args: argparse.Namespace) -> dict[str, Any]:
     module = _example(args.program)
     retriever = module.make_retriever()
     _configure(args, retriever)
-    trainset = module.trainset[: args.train]
+    trainset = module.load_hotpotqa("train", limit=args.train)  # the module keeps 20; the file has 100
+    teacher = _teacher(module, args)
+    if teacher is not None:
+        # A question whose answer the teacher's demo shows would pass by copying: leave it out.
+        shown = {d.question for d in teacher.generate_answer.demos}
+        trainset = [ex for ex in trainset if ex.question not in shown]
     optimizer = BootstrapFewShot(
         module.metric,
         max_bootstrapped_demos=args.demos,
         max_labeled_demos=args.labeled,
         num_threads=1,
+        teacher=teacher,
     )
     start = time.perf_counter()
     with track_usage() as usage:
@@ -221,6 +227,22 @@ def stage_compile(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _teacher(module: Any, args: argparse.Namespace) -> Any:
+    """With ``--teacher-answer-demos FILE``: the program whose ``generate_answer`` shows the
+    bootstrapped demos of that compiled file (e.g. a compiled RAG: same answer signature)."""
+    if not args.teacher_answer_demos:
+        return None
+    from lmdsl import Example
+
+    state = json.loads(Path(args.teacher_answer_demos).read_text())
+    demos = [d for d in state["predictors"]["generate_answer"]["demos"] if d.get("augmented")]
+    teacher = _program(module, args)
+    teacher.generate_answer.demos = [
+        Example({k: v for k, v in d.items() if k != "augmented"}).with_inputs("context", "question") for d in demos
+    ]
+    return teacher
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("stage", choices=("retrieval", "baseline", "compile", "compiled"))
@@ -230,6 +252,8 @@ def main() -> None:
     parser.add_argument("--train", type=int, default=20, help="trainset questions for compile")
     parser.add_argument("--demos", type=int, default=2, help="max bootstrapped demos per predictor")
     parser.add_argument("--labeled", type=int, default=2, help="max demos per predictor in all (labeled fill the rest)")
+    parser.add_argument("--teacher-answer-demos", metavar="FILE",
+                        help="compile: teach with a program whose answerer shows FILE's bootstrapped answer demos")
     parser.add_argument("-k", type=int, default=3, help="passages per retrieval (per hop for multihop)")
     parser.add_argument("--artifact", help="compiled program file (default /tmp/lmdsl-bench-<program>.json)")
     parser.add_argument("--cache-dir", help="LM/index cache directory (default: a fresh temporary one)")
@@ -248,7 +272,9 @@ def main() -> None:
         key, result = f"{args.program}/compile", stage_compile(args)
     else:
         key, result = f"{args.program}/{args.stage}", stage_eval(args, compiled=args.stage == "compiled")
-    result["settings"] = {k: getattr(args, k) for k in ("lm", "dev", "train", "demos", "labeled", "k")}
+    result["settings"] = {
+        k: getattr(args, k) for k in ("lm", "dev", "train", "demos", "labeled", "k", "teacher_answer_demos")
+    }
 
     out = Path(args.out)
     collected = json.loads(out.read_text()) if out.exists() else {}
