@@ -200,6 +200,7 @@ def stage_compile(args: argparse.Namespace) -> dict[str, Any]:
         max_labeled_demos=args.labeled,
         num_threads=1,
         teacher=teacher,
+        max_errors=len(trainset),  # a 135M model's replies often fail to parse: count them, do not stop
     )
     start = time.perf_counter()
     with track_usage() as usage:
