@@ -5,7 +5,10 @@
     python bench/hotpotqa.py compile  --program rag         # BootstrapFewShot on the trainset; saves the program
     python bench/hotpotqa.py compiled --program rag         # the saved program on the same dev questions
 
-(and the same with ``--program multihop``). Stages are separate commands so that each run
+(and the same with ``--program multihop``; ``-k 2`` keeps its prompts inside the embedded
+model's 2,048-token window; ``--teacher-answer-demos FILE`` bootstraps MultiHop with a
+teacher whose answerer shows a compiled RAG's demos, leaving their questions out of the
+trainset so that no run passes by copying its demo). Stages are separate commands so that each run
 stays a few minutes on a shared 2-core machine; ``--out`` collects every stage's figures
 in one JSON file (default ``/tmp/lmdsl-bench-hotpotqa.json``), keyed by program and stage.
 
