@@ -25,14 +25,11 @@ the gold supporting titles in the accumulated context) are there for evaluation.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Any
 
-import lmdsl
 from lmdsl import ChainOfThought, Prediction, Retrieve, Suggest, program, signature
-from lmdsl.data import load_jsonl
-from lmdsl.evaluate import f1_score, normalize_text
+from lmdsl.evaluate import f1_score
 
 DATA = Path(__file__).parent / "data"
 CORPUS = DATA / "hotpotqa_corpus.jsonl"
@@ -110,56 +107,17 @@ class MultiHop:
         )
 
 
-# ---- metrics ---------------------------------------------------------------------------
+# ---- metrics, data and retriever: shared with the RAG example --------------------------
 
-
-def _golds(example: Any) -> list[str]:
-    answer = example.answer
-    return list(answer) if isinstance(answer, list | tuple) else [answer]
-
-
-def answer_exact_match(example: Any, prediction: Any, trace: Any = None) -> bool:
-    """The predicted answer equals the gold one after HotPotQA normalisation."""
-    predicted = normalize_text(prediction.answer)
-    return any(predicted == normalize_text(gold) for gold in _golds(example))
-
-
-def answer_f1(example: Any, prediction: Any, trace: Any = None) -> float:
-    """HotPotQA token F1 of the predicted answer (yes/no answers score only when exact)."""
-    return max(f1_score(prediction.answer, gold) for gold in _golds(example))
-
-
-def gold_title_recall(example: Any, prediction: Any, trace: Any = None) -> float:
-    """Fraction of the gold ``supporting_titles`` among the titles of the accumulated context."""
-    gold = set(example.supporting_titles)
-    if not gold:
-        return 0.0
-    return len(gold & set(prediction.titles)) / len(gold)
-
+# The examples folder is on sys.path (the CLI puts a target's folder there), so siblings import.
+from rag import answer_exact_match, answer_f1, load_hotpotqa, make_retriever  # noqa: E402, F401
+from rag import passage_recall as gold_title_recall  # noqa: E402, F401
 
 metric = answer_exact_match
-
-
-# ---- data and retriever ------------------------------------------------------------------
-
-KEEP = ("question", "answer", "supporting_titles")
-
-
-def load_hotpotqa(split: str, limit: int | None = None) -> list[lmdsl.Example]:
-    """HotPotQA rows with only the fields the program and metrics use (compiled demos stay small)."""
-    rows = load_jsonl(DATA / f"hotpotqa_{split}.jsonl", inputs=["question"], limit=limit)
-    return [lmdsl.Example({k: row[k] for k in KEEP}).with_inputs("question") for row in rows]
-
 
 trainset = load_hotpotqa("train", limit=20)
 valset = load_hotpotqa("dev", limit=20)
 devset = load_hotpotqa("dev")
-
-
-@functools.cache
-def make_retriever() -> Any:
-    """BM25 over the HotPotQA paragraph corpus (index cached on disk after the first build)."""
-    return lmdsl.get_retriever("bm25", corpus=str(CORPUS))
 
 
 def __getattr__(name: str) -> Any:

@@ -58,6 +58,8 @@ def example(work: str) -> lmdsl.Example:
 def load_example(name: str) -> ModuleType:
     """Import ``examples/<name>.py`` by path, as the CLI does."""
     path = EXAMPLES / f"{name}.py"
+    if str(EXAMPLES) not in sys.path:  # as the CLI does: examples import their siblings
+        sys.path.insert(0, str(EXAMPLES))
     spec = importlib.util.spec_from_file_location(f"lmdsl_example_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
