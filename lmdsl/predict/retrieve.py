@@ -15,10 +15,20 @@ from lmdsl.program import trace as _trace
 class Retrieve(Module):
     """``Retrieve(k=3)(query)`` -> Prediction with ``.passages`` (text) and ``.titles``/``.ids``/``.scores``.
 
-    Uses ``Retrieve(k, retriever=...)`` or else ``lmdsl.configure(retriever=...)``. Several
-    queries (a list) are retrieved together and their passages merged, best first, without
-    duplicates.
+    Uses ``Retrieve(k, retriever=...)`` or else ``lmdsl.configure(retriever=...)``.
+
+    Several queries (a list) are retrieved together (one ``batch`` call when the retriever has
+    one) and their top ``k`` lists merged by reciprocal rank fusion: a passage scores
+    ``sum(1 / (RRF_K + rank))`` over the lists it appears in (rank 1 = a list's best), since
+    raw scores such as BM25's are not comparable between queries. Passages are deduplicated
+    by id, else title, else text; ties go to the passage with the better best rank, then to
+    the earlier query. The merged list is not cut back to ``k``, and its ``.scores`` are the
+    fused scores. A single query keeps the retriever's own order, top ``k`` and scores.
     """
+
+    #: The constant of reciprocal rank fusion (Cormack et al., 2009): damps the weight of the
+    #: very top ranks so that one list's first hit does not outweigh agreement between lists.
+    RRF_K = 60
 
     def __init__(self, k: int = 3, *, retriever: Any = None, with_titles: bool = True):
         if not isinstance(k, int) or k < 1:
@@ -53,18 +63,45 @@ class Retrieve(Module):
             raise ValueError("Retrieve: empty query")
         batch = getattr(retriever, "batch", None)
         results = batch(queries, k) if batch is not None and len(queries) > 1 else [retriever(q, k) for q in queries]
-        merged: dict[str, Any] = {}
-        for hits in results:
-            for p in hits:
-                key = p.id or p.title or p.text
-                if key not in merged or p.score > merged[key].score:
-                    merged[key] = p
-        passages = sorted(merged.values(), key=lambda p: -p.score)[: k if len(queries) == 1 else None]
+        if len(queries) == 1:
+            passages = _dedupe(results[0])[:k]
+            scores = [p.score for p in passages]
+        else:
+            passages, scores = _fuse(results, self.RRF_K)
         prediction = Prediction(
             passages=[p.long_text if self.with_titles else p.text for p in passages],
             titles=[p.title for p in passages],
             ids=[p.id for p in passages],
-            scores=[p.score for p in passages],
+            scores=scores,
         )
         _trace.record(self, {"query": query, "k": k}, prediction)
         return prediction
+
+
+def _key(passage: Any) -> str:
+    return passage.id or passage.title or passage.text
+
+
+def _dedupe(hits: list[Any]) -> list[Any]:
+    """One result list in its own order, each passage once (its first, best-ranked, occurrence)."""
+    seen: dict[str, Any] = {}
+    for p in hits:
+        seen.setdefault(_key(p), p)
+    return list(seen.values())
+
+
+def _fuse(results: list[list[Any]], rrf_k: int) -> tuple[list[Any], list[float]]:
+    """Reciprocal rank fusion of several result lists: passages best first, and their fused scores."""
+    lists = [_dedupe(hits) for hits in results]
+    passages: dict[str, Any] = {}
+    fused: dict[str, float] = {}
+    # Rank-major order (every list's first hit, then every second hit, ...): the stable sort
+    # below then breaks ties by best rank, then by query order.
+    for rank in range(max((len(hits) for hits in lists), default=0)):
+        for hits in lists:
+            if rank < len(hits):
+                key = _key(hits[rank])
+                passages.setdefault(key, hits[rank])
+                fused[key] = fused.get(key, 0.0) + 1.0 / (rrf_k + rank + 1)
+    order = sorted(passages, key=lambda key: -round(fused[key], 12))  # equal rank sets tie exactly
+    return [passages[key] for key in order], [fused[key] for key in order]

@@ -142,15 +142,32 @@ def test_registered_bm25_by_name(tmp_path):
 # ---- several queries ----------------------------------------------------------------------
 
 
-def test_list_query_merges_best_first_without_duplicates():
+def rrf(*ranks: int) -> float:
+    return sum(1 / (Retrieve.RRF_K + r) for r in ranks)
+
+
+def test_list_query_merges_by_reciprocal_rank_without_duplicates():
     table = TableRetriever({
         "q1": [P("a", 5.0), P("b", 1.0)],
         "q2": [P("c", 4.0), P("b", 3.0)],
     })
     pred = Retrieve(k=2, retriever=table)(["q1", "q2"])
-    assert pred.ids == ["a", "c", "b"]  # every query's top k, merged: not cut back to k
-    assert pred.scores == [5.0, 4.0, 3.0]  # the duplicate keeps its best score
+    assert pred.ids == ["b", "a", "c"]  # b is in both lists; every query's top k, not cut back to k
+    assert pred.scores == pytest.approx([rrf(2, 2), rrf(1), rrf(1)])  # fused scores, not raw ones
     assert table.batches == [(["q1", "q2"], 2)]  # one batched call when the retriever has batch()
+
+
+def test_list_query_merge_ignores_raw_scores_across_queries():
+    # BM25 scores of different queries are not comparable: a query of rare words scores far
+    # higher than one of common words, and must not push the other query's best hit down.
+    table = TableRetriever({
+        "rare": [P("a", 50.0), P("b", 40.0), P("c", 30.0)],
+        "common": [P("d", 2.0), P("e", 1.0)],
+    })
+    pred = Retrieve(k=3, retriever=table)(["rare", "common"])
+    assert pred.ids == ["a", "d", "b", "e", "c"]  # rank ties go to the earlier query
+    assert pred.scores == sorted(pred.scores, reverse=True)
+    assert Retrieve(k=3, retriever=table)(["common", "rare"]).ids == ["d", "a", "e", "b", "c"]
 
 
 def test_list_query_without_batch_calls_once_per_query():
@@ -164,7 +181,7 @@ def test_merge_deduplicates_by_title_when_ids_are_missing():
     same = Passage(text="t", title="Same", score=1.0)
     table = TableRetriever({"q1": [same], "q2": [Passage(text="t", title="Same", score=2.0)]})
     pred = Retrieve(k=2, retriever=table)(["q1", "q2"])
-    assert pred.titles == ["Same"] and pred.scores == [2.0]
+    assert pred.titles == ["Same"] and pred.scores == pytest.approx([rrf(1, 1)])
 
 
 def test_single_item_list_is_cut_to_k(bm25):
