@@ -2,16 +2,19 @@
 
 Nothing here runs at ``import lmdsl``: entry points are scanned the first time a
 registry is consulted. A plugin that fails to import or register is reported once by
-distribution name and skipped (``LMDSL_STRICT_PLUGINS=1`` makes that fatal);
+distribution name and skipped (``LMDSL_STRICT_PLUGINS=1`` makes that fatal, and undoes
+the whole load so that the manager is as before and a retry starts afresh);
 ``LMDSL_DISABLE_PLUGINS=a,b`` blocks plugins; ``LMDSL_TRACE_PLUGINS=1`` prints hook calls.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pluggy
@@ -70,9 +73,41 @@ class PluginManager:
         info = PluginInfo(name, distribution or name, version, builtin)
         with self._lock:
             if self._loaded:
-                self._activate(plugin, info)
+                with self._all_or_nothing():
+                    self._activate(plugin, info)
             else:
                 self._pending.append((plugin, info))
+
+    @contextlib.contextmanager
+    def _all_or_nothing(self) -> Iterator[None]:
+        """Undo everything the block registered if it raises (a strict-mode PluginError).
+
+        Pluggy registrations, registry entries, plugin infos, recorded failures, pending
+        plugins and the loaded flag all go back to what they were, so the manager is never
+        left half-loaded and a retry does exactly what the failed attempt did.
+        """
+        plugins_before = {name for name, _ in self.pm.list_name_plugin()}
+        entries_before = {kind: registry.snapshot() for kind, registry in self.registries.items()}
+        infos_before = dict(self.infos)
+        failures_before = list(self.failures)
+        pending_before = [
+            (plugin, replace(info, hooks=list(info.hooks), registered=dict(info.registered)))
+            for plugin, info in self._pending
+        ]
+        loaded_before = self._loaded
+        try:
+            yield
+        except BaseException:
+            for name, plugin in self.pm.list_name_plugin():
+                if name not in plugins_before and plugin is not None:
+                    self.pm.unregister(name=name)
+            for kind, registry in self.registries.items():
+                registry.restore(entries_before[kind])
+            self.infos = infos_before
+            self.failures = failures_before
+            self._pending = pending_before
+            self._loaded = loaded_before
+            raise
 
     def _activate(self, plugin: Any, info: PluginInfo) -> None:
         if info.name in self.disabled or info.distribution in self.disabled:
@@ -138,7 +173,8 @@ class PluginManager:
 
     # ---- loading ----------------------------------------------------------------------
     def load(self) -> None:
-        with self._lock:
+        """Activate built-ins, installed plugins and added ones; all or nothing in strict mode."""
+        with self._lock, self._all_or_nothing():
             if self._loaded:
                 return
             self._loaded = True

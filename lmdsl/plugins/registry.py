@@ -39,6 +39,13 @@ class Registry:
         for name in [n for n, (_, p) in self._entries.items() if p == plugin]:
             del self._entries[name]
 
+    def snapshot(self) -> dict[str, tuple[Any, str]]:
+        """The current entries, for :meth:`restore` (the manager undoes a failed load with it)."""
+        return dict(self._entries)
+
+    def restore(self, entries: dict[str, tuple[Any, str]]) -> None:
+        self._entries = dict(entries)
+
     def get(self, name: str) -> Any:
         try:
             return self._entries[name][0]

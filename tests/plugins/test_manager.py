@@ -365,3 +365,60 @@ def test_import_lmdsl_scans_no_entry_points():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO,
                          env=env).stdout.strip()
     assert out == "0"
+
+
+# ---- strict loading is all or nothing -------------------------------------------------
+class FailsOnce:
+    """A plugin whose hook fails the first time (a transient import-time problem, say)."""
+
+    def __init__(self):
+        self.calls = 0
+
+    @hookimpl
+    def lmdsl_register_metrics(self, register):
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("not yet")
+        register("late-metric", len)
+
+
+def test_strict_load_failure_leaves_the_manager_as_before():
+    m = manager(strict=True)
+    m.add(plugin(modules={"Before": object}), "good-1")
+    m.add(RaisesInHook(), "broken", distribution="lmdsl-broken")
+    m.add(plugin(modules={"After": object}), "good-2")
+    for _ in range(2):  # a retry fails the same way, not on a half-loaded manager
+        with pytest.raises(PluginError, match=r"^plugin 'lmdsl-broken' failed: RuntimeError: boom"):
+            m.registry("modules")
+        assert all(m.registries[kind].names() == [] for kind in KINDS)
+        assert m.infos == {} and m.failures == []
+        assert m.pm.get_plugins() == set()
+        assert [info.name for _, info in m._pending] == ["good-1", "broken", "good-2"]
+        assert not m._loaded
+
+
+def test_strict_load_failure_unregisters_builtins_and_a_retry_loads_everything():
+    m = PluginManager(load_entrypoints=False, strict=True)
+    flaky = FailsOnce()
+    m.add(plugin(modules={"Mine": object}), "mine")
+    m.add(flaky, "flaky")
+    with pytest.raises(PluginError, match=r"^plugin 'flaky' failed: RuntimeError: not yet$"):
+        m.load()
+    assert m.pm.get_plugins() == set() and m.registries["modules"].names() == []
+    m.load()  # the cause is gone: the retry loads built-ins and every added plugin
+    assert {"Predict", "Mine"} <= set(m.registry("modules").names())
+    assert m.registry("metrics").get("late-metric") is len
+    assert [i.name for i in m.plugins()][-2:] == ["mine", "flaky"]
+    assert m.plugins()[-1].registered == {"metrics": ["late-metric"]}
+    assert m.failures == []
+
+
+def test_strict_add_after_loading_fails_without_a_trace():
+    m = manager(strict=True)
+    m.add(plugin(metrics={"x": len}), "a")
+    m.load()
+    with pytest.raises(PluginError, match="plugin 'b' registers metric 'x', already registered by plugin 'a'"):
+        m.add(plugin(metrics={"x": len, "y": len}), "b")
+    assert m.registry("metrics").names() == ["x"]
+    assert [i.name for i in m.plugins()] == ["a"] and m.failures == []
+    assert m.pm.get_plugin("b") is None
