@@ -6,11 +6,13 @@ import asyncio
 import copy as _copy
 import os
 import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from lmdsl import settings
 from lmdsl.errors import LmdslError, LMError
 from lmdsl.lm import history as _history
 from lmdsl.lm import usage as _usage
@@ -71,9 +73,13 @@ class LM:
     """A language model: ``LM("openai/gpt-4o-mini")``, ``LM("local/smollm2")``.
 
     Defaults: temperature 0, lmdsl's cache on, 3 retries with backoff on transient errors.
+    ``lm.history`` keeps the last ``history_size`` calls; without the argument, as many as the
+    ``history_size`` setting says when a call is recorded (``lmdsl.configure(history_size=...)``
+    or ``lmdsl.context``, default 200), like other settings an explicit argument overrides.
     """
 
     supports_grammar_prefixes = ("local/",)
+    _history_lock = threading.Lock()  # appends and resizes of any LM's history (cheap next to a call)
 
     def __init__(
         self,
@@ -83,7 +89,7 @@ class LM:
         max_tokens: int | None = None,
         cache: bool = True,
         num_retries: int = 3,
-        history_size: int = 200,
+        history_size: int | None = None,
         **kwargs: Any,
     ):
         if not isinstance(model, str) or "/" not in model:
@@ -94,7 +100,8 @@ class LM:
         self.cache = cache
         self.num_retries = num_retries
         self.kwargs: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens, **kwargs}
-        self.history: deque[dict[str, Any]] = deque(maxlen=history_size)
+        self.history_size = history_size  # None: follow the history_size setting
+        self.history: deque[dict[str, Any]] = deque(maxlen=self._history_limit())
         self.usage = _usage.Usage()
 
     def __repr__(self) -> str:
@@ -110,6 +117,10 @@ class LM:
         new.history = deque(maxlen=self.history.maxlen)
         new.usage = _usage.Usage()
         return new
+
+    def _history_limit(self) -> int | None:
+        size = self.history_size if self.history_size is not None else settings.get("history_size")
+        return None if size is None else int(size)
 
     @property
     def supports_grammar(self) -> bool:
@@ -175,7 +186,11 @@ class LM:
             "cached": result.cached,
             "timestamp": time.time(),
         }
-        self.history.append(entry)
+        with self._history_lock:
+            limit = self._history_limit()
+            if limit != self.history.maxlen:  # the setting changed since the last call
+                self.history = deque(self.history, maxlen=limit)
+            self.history.append(entry)
         _history.remember(entry)
         self.usage.add(result.usage, cached=result.cached, cost=result.cost)
         _usage.record(result.usage, cached=result.cached, cost=result.cost)

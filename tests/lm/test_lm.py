@@ -172,6 +172,29 @@ def test_history_records_prompts_and_replies_and_is_bounded():
     assert global_history.last(2)[-1] is entry
 
 
+def test_history_size_follows_the_setting_unless_given():
+    def ask(lm, n):
+        for i in range(n):
+            lm([{"role": "user", "content": f"q{i}"}])
+
+    lmdsl.configure(history_size=2)
+    lm = FlakyLM()  # the setting, not LM's own default
+    ask(lm, 5)
+    assert [e["messages"][0]["content"] for e in lm.history] == ["q3", "q4"]
+    explicit = FlakyLM(history_size=4)  # an explicit argument wins over the setting
+    ask(explicit, 5)
+    assert len(explicit.history) == 4
+
+    lm_built_first = FlakyLM()
+    lmdsl.configure(history_size=3)  # configure(lm=LM(...), history_size=...) builds the LM first
+    ask(lm_built_first, 5)
+    assert len(lm_built_first.history) == 3
+    with lmdsl.context(history_size=1):
+        ask(lm_built_first, 2)
+    assert len(lm_built_first.history) == 1
+    assert len(explicit.history) == 4
+
+
 def test_global_history_is_bounded():
     lm = FlakyLM(history_size=1000)
     for i in range(250):
