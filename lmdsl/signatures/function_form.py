@@ -49,12 +49,38 @@ def _names_a_type(text: str, ret_type: Any) -> bool:
     return text[:1].isupper() and hasattr(typing, text)
 
 
-def signature_from_function(func: Any) -> Signature:
+def closure_vars(func: Any) -> dict[str, Any]:
+    """The enclosing-function variables ``func`` closes over (names its body uses)."""
+    code = getattr(func, "__code__", None)
+    cells = getattr(func, "__closure__", None) or ()
+    out: dict[str, Any] = {}
+    for name, cell in zip(getattr(code, "co_freevars", ()), cells, strict=False):
+        try:
+            out[name] = cell.cell_contents
+        except ValueError:  # a cell not filled yet (a name assigned after the def)
+            pass
+    return out
+
+
+def resolve_hints(func: Any, localns: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``func``'s annotations as types: its module's globals, then ``localns`` and its closure.
+
+    Under ``from __future__ import annotations`` the annotations are strings; a type defined
+    inside an enclosing function is not in the module's globals, so the ``@signature``
+    decorator passes the locals of the frame it was applied in as ``localns``.
+    """
     fname = getattr(func, "__qualname__", getattr(func, "__name__", "function"))
+    scope = {**(localns or {}), **closure_vars(func)}
     try:
-        hints = get_type_hints(func, include_extras=False)
+        return get_type_hints(func, localns=scope or None, include_extras=False)
     except Exception as exc:
         raise SignatureError(f"@signature {fname}: cannot resolve type hints ({exc})") from None
+
+
+def signature_from_function(func: Any, localns: dict[str, Any] | None = None) -> Signature:
+    """The signature of a typed function; ``localns`` resolves names local to where it was defined."""
+    fname = getattr(func, "__qualname__", getattr(func, "__name__", "function"))
+    hints = resolve_hints(func, localns)
     try:
         doc = _docstring(func)
     except Exception as exc:

@@ -95,3 +95,40 @@ def test_predict_demos_live_on_the_wrapped_predictor(scripted):
     finally:
         classify.predict.reset()
     assert lm.history[-1]["messages"][1]["content"] == "Sentence: Great."
+
+
+# ---- types local to the enclosing function (this file uses `from __future__ import annotations`)
+def test_local_literal_alias_and_local_pydantic_model(scripted):
+    import pydantic
+
+    Mood = Literal["happy", "sad"]
+
+    class Review(pydantic.BaseModel):
+        stars: int
+        mood: Mood
+
+    @signature
+    def mood_of(text: str) -> Mood:
+        """Say the mood."""
+
+    @signature(instructions="Review it.")
+    def review(text: str, mood: Mood) -> Review: ...
+
+    assert mood_of.signature.inputs["text"].type is str
+    assert mood_of.signature.outputs["output"].type == Mood
+    assert review.signature.inputs["mood"].type == Mood
+    assert review.signature.outputs["output"].type is Review
+    scripted([{"output": "sad"}, {"output": '{"stars": 2, "mood": "sad"}'}])
+    assert mood_of("Rain again.") == "sad"
+    assert review("Rain again.", "sad") == Review(stars=2, mood="sad")
+
+
+def test_local_types_still_fail_clearly_when_undefined():
+    def outer():
+        @signature
+        def later(text: str) -> DefinedAfter: ...
+
+        DefinedAfter = int  # after the decorator ran: not resolvable
+
+    with pytest.raises(lmdsl.SignatureError, match=r"^@signature .*later: cannot resolve type hints \(name 'DefinedAfter'"):
+        outer()
