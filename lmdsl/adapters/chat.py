@@ -106,7 +106,7 @@ class ChatAdapter(Adapter):
         parts = []
         fields = list(signature.outputs.values())
         for i, f in enumerate(fields):
-            value_rule = _value_rule(f.type)
+            value_rule = _value_rule(f.type, last=i == len(fields) - 1)
             if value_rule is None:
                 return None
             rule_name = f"v{i}"
@@ -117,9 +117,16 @@ class ChatAdapter(Adapter):
         return "\n".join([f"root ::= {root}", *rules])
 
 
-def _value_rule(tp: Any) -> str | None:
+# Characters a free-text field other than the last may use. Unbounded, a small model can
+# write one reasoning line until max_tokens and never reach the later fields; 400 characters
+# (about 100 tokens) leaves room for them within the default 256. The last field needs no cap:
+# it ends the reply, and max_tokens ends it at worst.
+FREE_TEXT_CAP = 400
+
+
+def _value_rule(tp: Any, last: bool = True) -> str | None:
     if tp is str:
-        return "[^\\n]+"
+        return "[^\\n]+" if last else f"[^\\n]{{1,{FREE_TEXT_CAP}}}"
     if is_literal(tp) or is_enum(tp):
         return "(" + " | ".join(json.dumps(str(c)) for c in literal_choices(tp)) + ")"
     # Bounded digit runs: with ``[0-9]+`` a small model can keep emitting digits
@@ -132,7 +139,7 @@ def _value_rule(tp: Any) -> str | None:
         return '("yes" | "no")'
     if get_args(tp) and type(None) in get_args(tp):
         inner = [a for a in get_args(tp) if a is not type(None)]
-        rule = _value_rule(inner[0]) if len(inner) == 1 else None
+        rule = _value_rule(inner[0], last) if len(inner) == 1 else None
         return f'({rule} | "None")' if rule else None
     return None
 

@@ -180,9 +180,26 @@ def test_grammar_for_int_and_cot():
     cot = ChainOfThought(signature("q -> count: int"))
     assert adapter.grammar(cot.signature) == (
         'root ::= "Reasoning: " v0 "\\n" "Count: " v1\n'
-        "v0 ::= [^\\n]+\n"
+        "v0 ::= [^\\n]{1,400}\n"
         'v1 ::= "-"? [0-9]{1,15}'
     )
+
+
+def test_grammar_bounds_free_text_fields_except_the_last():
+    # An unbounded reasoning line let the 135M model write until max_tokens (256) and never
+    # reach the answer; the last field ends the reply, so it stays unbounded.
+    cot = ChainOfThought(signature("question -> answer"))
+    assert adapter.grammar(cot.signature) == (
+        'root ::= "Reasoning: " v0 "\\n" "Answer: " v1\nv0 ::= [^\\n]{1,400}\nv1 ::= [^\\n]+'
+    )
+    grammar = adapter.grammar(signature("q -> summary: str, note: str | None, label: bool, answer: str"))
+    assert grammar.splitlines()[1:] == [
+        "v0 ::= [^\\n]{1,400}",
+        'v1 ::= ([^\\n]{1,400} | "None")',
+        'v2 ::= ("yes" | "no")',
+        "v3 ::= [^\\n]+",
+    ]
+    assert adapter.grammar(signature("q -> answer: str | None")).endswith('v0 ::= ([^\\n]+ | "None")')
 
 
 def test_grammar_for_other_types():
@@ -212,10 +229,14 @@ def test_grammar_accepts_rendered_replies():
 
         return convert(rules["root"])
 
+    cot = ChainOfThought(signature("q -> answer")).signature
+    assert not re.fullmatch(to_regex(adapter.grammar(cot)), adapter.render_reply(cot, {"reasoning": "r" * 401,
+                                                                                         "answer": "a"}))
     for sig, outputs in [
         (SENTIMENT, {"sentiment": "positive"}),
         (ChainOfThought(signature("q -> count: int")).signature, {"reasoning": "two and two", "count": -4}),
         (signature("q -> ok: bool, x: float"), {"ok": False, "x": 2.5}),
+        (ChainOfThought(signature("q -> answer")).signature, {"reasoning": "r" * 400, "answer": "a" * 500}),
     ]:
         assert re.fullmatch(to_regex(adapter.grammar(sig)), adapter.render_reply(sig, outputs)), sig
 
