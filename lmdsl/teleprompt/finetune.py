@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +32,7 @@ from lmdsl.program.trace import tracing
 from lmdsl.teleprompt.base import Candidate, MetricFn, Teleprompter, check_trainset, passes
 from lmdsl.utils.parallel import parallel_map
 from lmdsl.utils.progress import Progress
+from lmdsl.values.introspect import is_enum, is_literal
 
 ChatExample = dict[str, list[dict[str, str]]]
 
@@ -41,6 +43,22 @@ def chat_example(predictor: Any, inputs: dict[str, Any], outputs: dict[str, Any]
     messages = adapter.format(predictor.signature, [], inputs)
     reply = adapter.render_reply(predictor.signature, {k: outputs[k] for k in predictor.signature.outputs})
     return {"messages": [*messages, {"role": "assistant", "content": reply}]}
+
+
+def _answer_key(entry: Any) -> str:
+    """The label outputs (Literal, Enum, bool) of a trace entry as one string, or "" if it has none.
+
+    Numbers are left out: their values rarely repeat, so grouping by them would balance nothing.
+    """
+    closed = [name for name, field in entry.predictor.signature.outputs.items() if _is_label(field.type)]
+    if not closed:
+        return ""
+    outputs = entry.outputs.to_dict()
+    return ", ".join(f"{name}={outputs.get(name)!s}" for name in closed)
+
+
+def _is_label(tp: Any) -> bool:
+    return tp is bool or is_literal(tp) or is_enum(tp)
 
 
 def sha256_file(path: Path) -> str:
@@ -64,6 +82,7 @@ class BootstrapFinetune(Teleprompter):
         epochs: int = 2,
         metric_threshold: float | None = None,
         multitask: bool = True,
+        balance: bool = True,
         num_threads: int | None = None,
         export_path: str | None = None,
         seed: int = 0,
@@ -77,11 +96,13 @@ class BootstrapFinetune(Teleprompter):
         self.epochs = epochs
         self.metric_threshold = metric_threshold
         self.multitask = multitask
+        self.balance = balance
         self.num_threads = num_threads
         self.export_path = export_path
         self.seed = seed
         self.finetuner_options = finetuner_options
         self.datasets: dict[str, list[ChatExample]] = {}
+        self.answer_counts: dict[str, dict[str, int]] = {}
 
     # ---- data -------------------------------------------------------------------------
     def build_datasets(self, teacher: Any, rows: list[Example]) -> dict[str, list[ChatExample]]:
@@ -105,12 +126,38 @@ class BootstrapFinetune(Teleprompter):
 
         traces = parallel_map(run, rows, num_threads=threads, on_result=on_result)
         progress.close()
-        for trace in traces:
-            for entry in trace or []:
+        kept = [t for t in traces if t]
+        if self.balance:
+            kept = self._balanced(kept)
+        for trace in kept:
+            for entry in trace:
                 path = paths.get(id(entry.predictor))
                 if path is not None:
                     datasets[path].append(chat_example(entry.predictor, entry.inputs, entry.outputs.to_dict()))
         return datasets
+
+    def _balanced(self, traces: list[list[Any]]) -> list[list[Any]]:
+        """As many passing runs per final answer as the rarest answer has.
+
+        Passing runs inherit the teacher's bias: a teacher that mostly says "negative" passes
+        mostly on negative rows, and a model tuned on those learns to say "negative". When the
+        final step's outputs are labels (Literal, Enum, bool), runs are grouped by
+        those labels and every group is cut, at random under the seed, to the smallest size.
+        """
+        groups: dict[str, list[list[Any]]] = {}
+        for trace in traces:
+            groups.setdefault(_answer_key(trace[-1]), []).append(trace)
+        self.answer_counts = {"passed": {k: len(v) for k, v in groups.items()}}
+        if "" in groups or len(groups) < 2:  # free-text answers, or a single answer: nothing to even out
+            if len(groups) == 1 and "" not in groups:
+                self.log(f"warning: every passing run answered {next(iter(groups))}; the tuned model "
+                         "will learn that one answer (use a better teacher or more training rows)")
+            return traces
+        size = min(len(v) for v in groups.values())
+        rng = random.Random(self.seed)
+        chosen = {id(t) for group in groups.values() for t in rng.sample(group, size)}
+        self.answer_counts["kept"] = {k: size for k in groups}
+        return [t for t in traces if id(t) in chosen]  # trainset order, for a stable dataset hash
 
     def export(self, dataset: list[ChatExample], name: str) -> Path:
         """Write the training set as JSONL in the OpenAI chat fine-tuning format."""
@@ -147,6 +194,9 @@ class BootstrapFinetune(Teleprompter):
                 if valset else None
             self.datasets = self.build_datasets(teacher, rows)
             kept = {path: len(ds) for path, ds in self.datasets.items()}
+            if self.answer_counts.get("kept"):
+                self.log(f"passing runs per answer {self.answer_counts['passed']}, balanced to "
+                         f"{self.answer_counts['kept']} (balance=False keeps them all)")
             self.log(f"kept {sum(kept.values())} training examples from passing traces: {kept}")
             if not any(kept.values()):
                 raise ConfigError(f"{self.name}: no teacher run passed the metric; nothing to train on")
@@ -171,7 +221,7 @@ class BootstrapFinetune(Teleprompter):
                 if valset else None
         self.report.candidates.append(Candidate("teacher", before.score if before else None))
         self.report.candidates.append(Candidate("fine-tuned", after.score if after else None,
-                                                details={"examples_kept": kept,
+                                                details={"examples_kept": kept, "answers": self.answer_counts,
                                                          "training_seconds": round(train_seconds, 1),
                                                          "models": {n: lm.model for n, lm in tuned.items()}}))
         self.report.best = 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Literal
 
 import pytest
 
@@ -121,3 +122,62 @@ def test_tuned_model_file_is_saved_with_its_hash_and_checked_on_load(tmp_path):
     model.unlink()
     with pytest.raises(LoadError, match="missing"):
         TwoStep().load(saved)
+
+
+@lmdsl.signature
+def mood(text: str) -> Literal["negative", "positive"]:
+    """Classify the mood of the text.
+
+    Returns:
+        label: the mood.
+    """
+
+
+@lmdsl.program
+class Mood:
+    def __init__(self):
+        self.classify = lmdsl.Predict(mood)
+
+    def forward(self, text):
+        return self.classify(text=text)
+
+
+# Six positive rows and six negative; the teacher says "negative" to all but rows 0 and 1.
+MOODS = [lmdsl.Example(text=f"t{i}", label="positive" if i < 6 else "negative").with_inputs("text")
+         for i in range(12)]
+
+
+def biased_teacher(inputs):
+    return {"label": "positive" if inputs["text"] in ("t0", "t1") else "negative"}
+
+
+def test_balance_keeps_as_many_passing_runs_per_label_as_the_rarest_label_has(recorded):
+    lmdsl.configure(lm=ScriptedLM(biased_teacher))
+    optimizer = BootstrapFinetune(exact_match, finetuner="recording")
+    optimizer.compile(Mood(), trainset=MOODS)
+    replies = [ex["messages"][-1]["content"] for ex in recorded[0]["dataset"]]
+    assert sorted(replies) == ["Label: negative"] * 2 + ["Label: positive"] * 2
+    answers = optimizer.report.candidates[-1].details["answers"]
+    assert answers["passed"] == {"label=positive": 2, "label=negative": 6}
+    assert answers["kept"] == {"label=positive": 2, "label=negative": 2}
+
+
+def test_balance_is_seeded_and_can_be_turned_off(recorded):
+    lmdsl.configure(lm=ScriptedLM(biased_teacher))
+
+    def users(**options):
+        recorded.clear()
+        BootstrapFinetune(exact_match, finetuner="recording", **options).compile(Mood(), trainset=MOODS)
+        return [ex["messages"][-2]["content"] for ex in recorded[0]["dataset"]]
+
+    assert users(seed=1) == users(seed=1)
+    assert {tuple(users(seed=s)) for s in range(6)} != {tuple(users(seed=1))}  # the seed picks which rows
+    assert len(users(balance=False)) == 8  # every passing run: 2 positive + 6 negative
+
+
+def test_free_text_answers_are_not_balanced(recorded):
+    lmdsl.configure(lm=ScriptedLM(scripted))
+    optimizer = BootstrapFinetune(exact_match, finetuner="recording")
+    optimizer.compile(TwoStep(), trainset=TRAIN)
+    assert len(recorded[0]["dataset"]) == 2 * 4
+    assert "kept" not in optimizer.answer_counts
