@@ -20,12 +20,18 @@ class ScriptedLM(LM):
     returning a dict. Each dict is rendered by the calling predictor's adapter into the
     text a model would have sent, so formatting and parsing are exercised for real; the
     call goes through the LM layer (history, usage, optional cache) like any model.
+
+    ``LM.score`` (label scoring, see ``Predict.label_bias``) asks ``scorer(inputs, replies)``
+    for one log-likelihood per candidate reply; without a scorer, the reply equal to the
+    scripted answer scores 0.0 and every other reply -10.0.
     """
 
     def __init__(self, answers: list[Answer] | Mapping[str, Answer] | Callable[[dict[str, Any]], Answer],
-                 *, model: str = "scripted/lm", cache: bool = False, **kwargs: Any):
+                 *, model: str = "scripted/lm", cache: bool = False,
+                 scorer: Callable[[dict[str, Any], list[str]], list[float]] | None = None, **kwargs: Any):
         super().__init__(model, cache=cache, num_retries=0, **kwargs)
         self._answers = answers
+        self._scorer = scorer
         self._cursor = 0
         self._lock = threading.Lock()
         self.requests: list[list[dict[str, Any]]] = []
@@ -68,6 +74,24 @@ class ScriptedLM(LM):
         prompt_tokens = sum(len(str(m["content"]).split()) for m in messages)
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": sum(len(t.split()) for t in texts)}
         return Completion(texts, usage, False, self.model, ["stop"] * len(texts))
+
+    def _score(self, messages: list[dict[str, Any]], replies: list[str]) -> Completion:
+        call = current_call.get()
+        inputs = call.inputs if call else {}
+        if self._scorer is not None:
+            scores = [float(x) for x in self._scorer(inputs, replies)]
+        else:
+            answer = self._next_answer(inputs)
+            if not isinstance(answer, str):
+                if call is None:
+                    raise LookupError("ScriptedLM: a dict answer needs a predictor call to render it")
+                answer = call.adapter.render_reply(call.signature, answer)
+            scores = [0.0 if reply == answer else -10.0 for reply in replies]
+        with self._lock:
+            self.requests.append(messages)
+        usage = {"prompt_tokens": sum(len(str(m["content"]).split()) for m in messages),
+                 "completion_tokens": sum(len(r.split()) for r in replies)}
+        return Completion(list(replies), usage, False, self.model, scores=scores)
 
     async def _acomplete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
         return self._complete(messages, params)

@@ -33,6 +33,7 @@ class Completion:
     model: str = ""
     finish_reasons: list[str] = field(default_factory=list)
     cost: float | None = None
+    scores: list[float] | None = None  # LM.score: log-likelihood of each text, given the prompt
 
     @property
     def text(self) -> str:
@@ -162,6 +163,38 @@ class LM:
             shared_cache().put(key, _to_record(result))
         return self._finish(messages, params, result)
 
+    def score(self, messages: list[dict[str, Any]], replies: list[str], **overrides: Any) -> Completion:
+        """How likely the model finds each candidate reply: ``completion.scores[i]`` is the summed
+        token log-probability of ``replies[i]`` as the assistant's answer to ``messages``.
+
+        Cached, recorded in history and counted in usage like a call. Only models whose prompt
+        log-probabilities lmdsl can read support it (the local models); others raise LMError.
+        """
+        replies = [str(r) for r in replies]
+        params = {"score_replies": replies, **{k: v for k, v in overrides.items() if v is not None}}
+        key = request_key(self.model, messages, params) if self.cache else None
+        record = shared_cache().get(key) if key is not None else None
+        if record is not None and _valid_scores(record.get("scores"), len(replies)):
+            hit = Completion(replies, dict(record.get("usage") or {}), True, self.model, scores=list(record["scores"]))
+            return self._finish(messages, params, hit)
+        result = self._score(messages, replies)
+        if key is not None:
+            shared_cache().put(key, _to_record(result))
+        return self._finish(messages, params, result)
+
+    def _score(self, messages: list[dict[str, Any]], replies: list[str]) -> Completion:
+        """One uncached scoring request. Test doubles override this."""
+        if not self.model.startswith("local/"):
+            raise LMError(
+                f"{self.model}: scoring candidate replies needs the log-probabilities of given tokens, "
+                "which lmdsl reads only from local models (local/...); generate instead (no label_bias)"
+            )
+        from lmdsl.lm.local import score_replies
+
+        result = score_replies(self.model[len("local/"):], messages, replies)
+        usage = {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens}
+        return Completion(replies, usage, False, self.model, scores=list(result.scores))
+
     def _cached(self, key: str | None) -> Completion | None:
         if key is None:
             return None
@@ -182,6 +215,7 @@ class LM:
             "messages": messages,
             "params": {k: v for k, v in params.items() if k != "grammar" and k not in SECRET_PARAMS},
             "outputs": result.texts,
+            **({"scores": result.scores} if result.scores is not None else {}),
             "usage": result.usage,
             "cached": result.cached,
             "timestamp": time.time(),
@@ -277,4 +311,13 @@ class LM:
 
 
 def _to_record(result: Completion) -> dict[str, Any]:
-    return {"outputs": result.texts, "usage": result.usage, "finish_reasons": result.finish_reasons}
+    record = {"outputs": result.texts, "usage": result.usage, "finish_reasons": result.finish_reasons}
+    if result.scores is not None:
+        record["scores"] = result.scores
+    return record
+
+
+def _valid_scores(scores: Any, count: int) -> bool:
+    """A cached score list is used only if it is intact (a damaged entry is recomputed)."""
+    return (isinstance(scores, list) and len(scores) == count
+            and all(isinstance(x, int | float) and not isinstance(x, bool) for x in scores))

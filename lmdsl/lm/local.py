@@ -455,6 +455,72 @@ def generate(
     return LocalCompletion(tuple(choices), prompt_tokens=len(prompt), completion_tokens=completion_tokens)
 
 
+@dataclass(frozen=True)
+class LocalScores:
+    """Log-likelihood of each candidate reply, and the tokens evaluated to get them."""
+
+    scores: tuple[float, ...]
+    prompt_tokens: int
+    completion_tokens: int
+
+
+def score_replies(model_name: str, messages: Sequence[Mapping[str, Any]], replies: Sequence[str]) -> LocalScores:
+    """Sum of token log-probabilities of each reply as the assistant's answer to ``messages``.
+
+    The prompt is evaluated once (reusing the KV cache of a shared prefix, as generation
+    does); each reply then costs one single-token evaluation per token, so scoring a
+    handful of short labels costs about as much as generating one.
+    """
+    import numpy as np
+
+    model = load_model(model_name)
+    rendered = model.formatter(messages=_plain_messages(messages))
+    llama = model.llama
+    with model.lock:
+        prompt = llama.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
+        encoded = [llama.tokenize(r.encode("utf-8"), add_bos=False, special=False) for r in replies]
+        longest = max((len(t) for t in encoded), default=0)
+        if len(prompt) + longest > model.n_ctx:
+            raise _overflow(model_name, len(prompt), model.n_ctx, longest)
+        try:
+            _eval_prompt(llama, prompt)
+            first = _log_softmax(np, _last_logits(np, llama))
+            scores = []
+            for tokens in encoded:
+                llama.n_tokens = len(prompt)
+                logprobs, total = first, 0.0
+                for j, token in enumerate(tokens):
+                    total += float(logprobs[token])
+                    if j + 1 < len(tokens):
+                        llama.eval([token])
+                        logprobs = _log_softmax(np, _last_logits(np, llama))
+                scores.append(total)
+        except (RuntimeError, ValueError) as exc:
+            raise LMError(f"local/{model_name} failed to score replies: {exc}") from exc
+    return LocalScores(tuple(scores), prompt_tokens=len(prompt), completion_tokens=sum(len(t) for t in encoded))
+
+
+def _eval_prompt(llama: Any, prompt: list[int]) -> None:
+    """Evaluate ``prompt``, skipping the prefix already in the KV cache (at least one token is
+    evaluated: the logits of the last position are needed)."""
+    cached = llama.input_ids[: llama.n_tokens].tolist()
+    shared = 0
+    limit = min(len(cached), len(prompt) - 1)
+    while shared < limit and cached[shared] == prompt[shared]:
+        shared += 1
+    llama.n_tokens = shared
+    llama.eval(prompt[shared:])
+
+
+def _last_logits(np: Any, llama: Any) -> Any:
+    return np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(llama.n_vocab(),))
+
+
+def _log_softmax(np: Any, logits: Any) -> Any:
+    shifted = logits.astype(np.float64) - float(logits.max())
+    return shifted - np.log(np.exp(shifted).sum())
+
+
 def _sample(model: _LoadedModel, model_name: str, prompt: list[int], budget: int, stops: list[str],
             stopping_criteria: Any, grammar: Any, **sampling: Any) -> dict[str, Any]:
     """One completion; the caller holds ``model.lock``.

@@ -15,12 +15,21 @@ from lmdsl.program import Module
 from lmdsl.program import trace as _trace
 from lmdsl.program.demos import active_demos
 from lmdsl.signatures import Signature, as_signature
+from lmdsl.signatures.labels import label_field, labels
 
 _DEFAULT_ADAPTER = ChatAdapter()
 
 
 class Predict(Module):
-    """The basic predictor. Its learnable state is ``demos`` and the signature's instructions."""
+    """The basic predictor. Its learnable state is ``demos``, the signature's instructions and,
+    for a signature whose one output is a label, ``label_bias``.
+
+    ``label_bias`` (None: generate as usual) switches the predictor from generating a reply to
+    scoring every possible label: the LM rates each complete reply (``LM.score``), the bias
+    of each label (keyed by its rendered text, e.g. ``{"positive": 1.5}``) is added, and the
+    best label wins. ``lmdsl.teleprompt.Calibrate`` learns the biases from a trainset; a small
+    model's preference for one label is the commonest error it corrects.
+    """
 
     _assertion_scope = False  # one LM call: nothing to backtrack inside (see Module.__call__)
 
@@ -30,9 +39,11 @@ class Predict(Module):
         self.lm = lm
         self.config = config
         self.demos: list[Example] = []
+        self.label_bias: dict[str, float] | None = None
 
     def reset(self) -> None:
         self.demos = []
+        self.label_bias = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.signature!r}, demos={len(self.demos)})"
@@ -86,7 +97,10 @@ class Predict(Module):
         params = {**self._params(config, lm, adapter, signature), **call_params()}
         token = current_call.set(CallInfo(signature, inputs, adapter))
         try:
-            prediction = self._complete(lm, adapter, signature, messages, params)
+            if self.label_bias is not None:
+                prediction = self._score_labels(lm, adapter, signature, messages, self.label_bias)
+            else:
+                prediction = self._complete(lm, adapter, signature, messages, params)
         finally:
             current_call.reset(token)
         if signature is not self.signature:  # feedback / hint inputs are not part of the demo
@@ -111,6 +125,23 @@ class Predict(Module):
         if params.get("n", 1) > 1 and not (params.get("temperature") or lm.kwargs.get("temperature")):
             params["temperature"] = 0.7  # n identical greedy samples would be pointless
         return params
+
+    def _score_labels(self, lm: Any, adapter: Adapter, signature: Signature, messages: list[dict[str, str]],
+                      bias: Mapping[str, float]) -> Prediction:
+        field = label_field(signature)
+        if field is None:
+            raise SignatureError(
+                f"{signature.name}: label_bias needs a signature whose one output is a label "
+                f"(Literal, Enum or bool); outputs are {', '.join(signature.outputs)}"
+            )
+        choices = labels(field)
+        replies = [adapter.render_reply(signature, {field.name: value}) for _, value in choices]
+        completion = lm.score(messages, replies)
+        assert completion.scores is not None
+        adjusted = [s + float(bias.get(text, 0.0)) for s, (text, _) in zip(completion.scores, choices)]
+        best = max(range(len(choices)), key=adjusted.__getitem__)  # the first label wins a tie
+        usage = {k: int(completion.usage.get(k, 0) or 0) for k in ("prompt_tokens", "completion_tokens")}
+        return Prediction.from_completions([adapter.parse(signature, replies[best])], usage)
 
     def _complete(
         self, lm: Any, adapter: Adapter, signature: Signature, messages: list[dict[str, str]], params: dict[str, Any]
@@ -145,3 +176,4 @@ class Predict(Module):
                 {"role": "assistant", "content": completion.text},
                 {"role": "user", "content": adapter.reask_message(signature, error)},
             ]
+

@@ -38,6 +38,9 @@ def program_state(program: Any) -> dict[str, Any]:
             "demos": [_jsonable_demo(d) for d in p.demos],
             "lm": lm,
         }
+        bias = getattr(p, "label_bias", None)
+        if bias is not None:
+            predictors[path]["label_bias"] = dict(bias)
     return {"lmdsl": {"version": __version__, "format": FORMAT}, "predictors": predictors}
 
 
@@ -125,13 +128,38 @@ def load_program(program: Any, path: str | Path) -> None:
             _check_model_file(path, name, lm_state)
             lm = LM(lm_state["model"], **params)
             lm.model_sha256 = lm_state.get("model_sha256")
+        bias = _label_bias(path, name, pred, entry.get("label_bias"))
         plan.append((pred, pred.signature.with_instructions(entry.get("instructions", "")),
-                     [Example(d) for d in demos], lm))
-    for pred, signature, demos, lm in plan:  # nothing changes until every check passed
+                     [Example(d) for d in demos], lm, bias))
+    for pred, signature, demos, lm, bias in plan:  # nothing changes until every check passed
         pred.signature = signature
         pred.demos = demos
+        if hasattr(pred, "label_bias"):
+            pred.label_bias = bias
         if lm is not None:
             pred.lm = lm
+
+
+def _label_bias(path: Any, name: str, pred: Any, bias: Any) -> dict[str, float] | None:
+    """A saved ``label_bias``, checked against the labels the predictor's signature allows."""
+    if bias is None:
+        return None
+    from lmdsl.signatures.labels import label_field, labels
+
+    if not isinstance(bias, dict) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in bias.values()
+    ):
+        raise LoadError(f"{path}: predictor '{name}': 'label_bias' must be an object of numbers, got {bias!r}")
+    field = label_field(pred.signature) if hasattr(pred, "label_bias") else None
+    if field is None:
+        raise LoadError(f"{path}: predictor '{name}': 'label_bias' is saved but its signature "
+                        f"{pred.signature!r} has no single label output")
+    allowed = [text for text, _ in labels(field)]
+    unknown = [k for k in bias if k not in allowed]
+    if unknown:
+        raise LoadError(f"{path}: predictor '{name}': 'label_bias' names unknown label(s) "
+                        f"{', '.join(map(repr, unknown))}; labels are {', '.join(map(repr, allowed))}")
+    return {k: float(v) for k, v in bias.items()}
 
 
 def _same_model(lm: Any, lm_state: dict[str, Any]) -> bool:

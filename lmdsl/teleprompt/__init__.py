@@ -2,6 +2,7 @@
 
 from lmdsl.teleprompt.base import Candidate, CompileReport, Teleprompter
 from lmdsl.teleprompt.bootstrap import BootstrapFewShot
+from lmdsl.teleprompt.calibrate import Calibrate
 from lmdsl.teleprompt.ensemble import Ensemble
 from lmdsl.teleprompt.finetune import BootstrapFinetune
 from lmdsl.teleprompt.knn import KNNFewShot
@@ -11,6 +12,7 @@ from lmdsl.teleprompt.random_search import BootstrapFewShotWithRandomSearch
 BootstrapRS = BootstrapFewShotWithRandomSearch
 
 __all__ = [
-    "BootstrapFewShot", "BootstrapFewShotWithRandomSearch", "BootstrapFinetune", "BootstrapRS", "Candidate", "CompileReport", "Ensemble",
+    "BootstrapFewShot", "BootstrapFewShotWithRandomSearch", "BootstrapFinetune", "BootstrapRS", "Calibrate", "Candidate",
+    "CompileReport", "Ensemble",
     "KNNFewShot", "LabeledFewShot", "Teleprompter",
 ]

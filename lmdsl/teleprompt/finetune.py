@@ -32,7 +32,7 @@ from lmdsl.program.trace import tracing
 from lmdsl.teleprompt.base import Candidate, MetricFn, Teleprompter, check_trainset, passes
 from lmdsl.utils.parallel import parallel_map
 from lmdsl.utils.progress import Progress
-from lmdsl.values.introspect import is_enum, is_literal
+from lmdsl.values.introspect import label_choices
 
 ChatExample = dict[str, list[dict[str, str]]]
 
@@ -50,15 +50,11 @@ def _answer_key(entry: Any) -> str:
 
     Numbers are left out: their values rarely repeat, so grouping by them would balance nothing.
     """
-    closed = [name for name, field in entry.predictor.signature.outputs.items() if _is_label(field.type)]
+    closed = [name for name, field in entry.predictor.signature.outputs.items() if label_choices(field.type)]
     if not closed:
         return ""
     outputs = entry.outputs.to_dict()
     return ", ".join(f"{name}={outputs.get(name)!s}" for name in closed)
-
-
-def _is_label(tp: Any) -> bool:
-    return tp is bool or is_literal(tp) or is_enum(tp)
 
 
 def sha256_file(path: Path) -> str:

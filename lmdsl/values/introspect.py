@@ -69,3 +69,12 @@ def literal_choices(tp: Any) -> list[Any]:
     if is_enum(tp):
         return [member.value for member in tp]
     return []
+
+
+def label_choices(tp: Any) -> list[Any] | None:
+    """The values of a label type (Literal, Enum, bool), or None for any other type."""
+    if tp is bool:
+        return [True, False]
+    if is_literal(tp) or is_enum(tp):
+        return literal_choices(tp)
+    return None

@@ -199,3 +199,42 @@ def test_structured_demo_values_are_saved_as_json(tmp_path):
     data = json.loads(p.save(tmp_path / "p.json").read_text())
     assert data["predictors"]["self"]["demos"] == [{"text": "Ada wrote it", "person": {"name": "Ada"},
                                                      "tags": ["a", "b"]}]
+
+
+@program
+class Mood:
+    def __init__(self):
+        self.classify = Predict("text -> mood: Literal['sad', 'happy']")
+        self.explain = Predict("text -> why")
+
+    def forward(self, text):
+        return self.classify(text=text)
+
+
+def test_label_bias_round_trips_and_is_absent_when_unset(tmp_path):
+    p = Mood()
+    p.classify.label_bias = {"sad": 0.0, "happy": 1.25}
+    data = json.loads(p.save(tmp_path / "mood.json").read_text())
+    assert data["predictors"]["classify"]["label_bias"] == {"sad": 0.0, "happy": 1.25}
+    assert "label_bias" not in data["predictors"]["explain"]
+    loaded = Mood()
+    loaded.load(tmp_path / "mood.json")
+    assert loaded.classify.label_bias == {"sad": 0.0, "happy": 1.25} and loaded.explain.label_bias is None
+
+
+@pytest.mark.parametrize(("predictor", "bias", "message"), [
+    ("classify", {"angry": 1.0}, r"unknown label\(s\) 'angry'; labels are 'sad', 'happy'"),
+    ("classify", {"sad": "high"}, "'label_bias' must be an object of numbers"),
+    ("classify", [1.0], "'label_bias' must be an object of numbers"),
+    ("explain", {"x": 1.0}, "has no single label output"),
+])
+def test_bad_label_bias_is_refused_naming_the_predictor_and_nothing_changes(tmp_path, predictor, bias, message):
+    path = Mood().save(tmp_path / "mood.json")
+    data = json.loads(path.read_text())
+    data["predictors"][predictor]["label_bias"] = bias
+    data["predictors"]["classify"]["demos"] = [{"text": "t", "mood": "sad"}]
+    path.write_text(json.dumps(data))
+    target = Mood()
+    with pytest.raises(LoadError, match=f"predictor '{predictor}': .*{message}"):
+        target.load(path)
+    assert target.classify.demos == [] and target.classify.label_bias is None

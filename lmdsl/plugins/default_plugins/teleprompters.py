@@ -13,3 +13,4 @@ def lmdsl_register_teleprompters(register):
     register("knn", teleprompt.KNNFewShot)
     register("ensemble", teleprompt.Ensemble)
     register("bootstrap-finetune", teleprompt.BootstrapFinetune)
+    register("calibrate", teleprompt.Calibrate)
