@@ -1,15 +1,31 @@
-"""Sentiment of movie-review sentences (SST-2): the README's main example.
+"""Sentiment of movie-review sentences (SST-2) on the embedded model, in four stages.
 
-    lmdsl compile examples/sentiment.py:Sentiment          # zero-shot -> compiled, on the embedded model
-    lmdsl evaluate Sentiment.compiled.json   # on the 140 dev sentences the optimizer never saw
+    lmdsl evaluate examples/sentiment.py:Sentiment                          # 1. zero-shot
+    lmdsl compile examples/sentiment.py:Sentiment -o fewshot.json           # 2. few-shot demos
+    lmdsl compile examples/sentiment.py:Sentiment --optimizer calibrate -o calibrated.json
+    lmdsl compile examples/sentiment.py:Sentiment --optimizer bootstrap-finetune -O epochs=2 \
+          --trainset examples/data/sst2_train.jsonl -o finetuned.json      # 4. needs plugins/lmdsl-lora
+    lmdsl evaluate calibrated.json        # each on the 140 dev sentences no optimizer saw
 
-Three stages on the embedded SmolLM2-135M, all offline:
+1. zero-shot: the typed signature alone; the grammar makes every reply a valid label, but the
+   135M model says "negative" to three sentences in four.
+2. few-shot (``BootstrapFewShotWithRandomSearch``, the default optimizer): demos from the
+   model's own successful runs. On SST-2 they move held-out accuracy by +-10 points with the
+   sample, so choosing among them on 60 sentences does not beat zero-shot.
+3. calibrated (``Calibrate``): each label is scored instead of generated and a per-label bias
+   is fitted on the trainset -- it undoes the lean towards "negative".
+4. fine-tuned (``BootstrapFinetune`` with the ``lmdsl-lora`` plugin): LoRA on the model's own
+   passing runs over 300 training sentences, balanced per label.
 
-1. zero-shot: the typed signature alone (the grammar makes every reply a valid label);
-2. few-shot compiled: ``BootstrapFewShotWithRandomSearch`` picks demos from the model's own
-   successful runs (``lmdsl compile``, the default optimizer);
-3. fine-tuned: ``BootstrapFinetune`` teaches the model from those traces
-   (``lmdsl compile ... --optimizer bootstrap-finetune`` with the ``lmdsl-lora`` plugin).
+Measured here (SmolLM2-135M, 2 shared cores), accuracy on the 140 held-out dev sentences:
+
+=============  ========  ==========================================
+stage          accuracy  compile cost
+=============  ========  ==========================================
+zero-shot      65.7
+calibrated     73.6      100 LM calls, 21 s (bias +1.25 on positive)
+fine-tuned     84.3      420 LM calls, 96 training examples, 5.3 min
+=============  ========  ==========================================
 """
 
 from __future__ import annotations

@@ -378,6 +378,10 @@ def inspect_cmd(target: str) -> None:
         for message in (predictor.adapter or adapter).format(predictor.signature, predictor.demos, placeholders):
             click.echo(f"[{message['role']}]")
             click.echo(message["content"])
+        bias = getattr(predictor, "label_bias", None)
+        if bias is not None:
+            shown = ", ".join(f"{label} {value:+.2f}" for label, value in bias.items())
+            click.echo(f"[scored, not generated: each label's log-likelihood plus its bias: {shown}]")
 
 
 @cli.command("plugins")

@@ -82,7 +82,8 @@ class Calibrate(Teleprompter):
             with _memoized(student):
                 fitted = self._evaluate(student, rows, "scoring trainset").score
                 unbiased = fitted
-                for sweep in range(self.sweeps):
+                free = sum(len(p.label_bias) - 1 for p in targets.values())
+                for sweep in range(self.sweeps if free > 1 else 1):  # one bias alone needs one pass
                     fitted, changed = self._sweep(student, targets, rows, fitted)
                     self.log(f"sweep {sweep + 1}: trainset {fitted:.1f} with "
                              + "; ".join(f"{path} {_show(p.label_bias)}" for path, p in targets.items()))

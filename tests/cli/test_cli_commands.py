@@ -209,3 +209,19 @@ def test_python_dash_m_lmdsl_help():
     assert proc.stdout.startswith("Usage: ")
     for command in ("compile", "evaluate", "run", "inspect", "plugins"):
         assert f"  {command} " in proc.stdout
+
+
+def test_compile_with_calibrate_saves_label_biases_that_run_and_inspect_use(lmdsl_cli):
+    run = lmdsl_cli(f"compile {PROG}:Sentiment --optimizer calibrate -O step=0.5 -o c.json --json")
+    assert run.code == 0, run.err
+    data = run.json()
+    assert data["optimizer"] == "calibrate" and data["score"] == 75.0  # "meh" is scored 10 nats the wrong way
+    saved = json.loads(Path("c.json").read_text())
+    assert saved["predictors"]["classify"]["label_bias"] == {"negative": 0.0, "positive": 0.0}
+    assert "[calibrate] sweep 1: trainset" in run.err
+    inspected = lmdsl_cli("inspect c.json")
+    assert "[scored, not generated: each label's log-likelihood plus its bias: negative +0.00, positive +0.00]" \
+        in inspected.out
+    answered = lmdsl_cli("run c.json --input '{\"text\": \"great fun\"}'")
+    assert answered.code == 0, answered.err
+    assert json.loads(answered.out)["label"] == "positive"

@@ -16,6 +16,7 @@ import lmdsl
 from lmdsl.cli.main import cli
 from lmdsl.evaluate import Evaluate, exact_match
 from lmdsl.lm.local import local_extra_installed
+from lmdsl.teleprompt import Calibrate
 
 pytestmark = [
     pytest.mark.integration,
@@ -61,3 +62,24 @@ def test_compile_from_the_cli_picks_a_candidate_at_least_as_good_as_zero_shot(tm
                                          "--lm", "local/smollm2"])
     assert evaluated.exit_code == 0, evaluated.output
     assert json.loads(evaluated.stdout.strip().splitlines()[-1])["score"] == data["score"]
+
+
+def test_calibrating_the_label_lifts_held_out_accuracy(tmp_path):
+    """Fitted on 40 training sentences, checked on 60 dev sentences the fit never saw."""
+    from sentiment import Sentiment, trainset, valset
+
+    lmdsl.configure(lm=lmdsl.LM("local/smollm2"), display_progress=False)
+    optimizer = Calibrate(exact_match)
+    optimizer.verbose = False
+    calibrated = optimizer.compile(Sentiment(), trainset=trainset)
+    bias = calibrated.classify.label_bias
+    assert bias["negative"] == 0.0 and bias["positive"] > 0  # the model leans towards "negative"
+    details = optimizer.report.candidates[-1].details
+    assert details["trainset_calibrated"] > details["trainset_unbiased"]
+    zero_shot = Evaluate(valset, exact_match)(Sentiment()).score
+    held_out = Evaluate(valset, exact_match)(calibrated).score
+    assert held_out >= zero_shot + 5, (zero_shot, held_out)
+    path = calibrated.save(tmp_path / "calibrated.json")
+    reloaded = Sentiment()
+    reloaded.load(path)
+    assert Evaluate(valset, exact_match)(reloaded).score == held_out

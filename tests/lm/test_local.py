@@ -272,3 +272,38 @@ def test_corrupt_gguf_reports_path_and_reason(tmp_path):
     message = str(info.value)
     assert str(corrupt) in message and "cannot load" in message
     assert "gguf" in message.lower()  # llama.cpp's own reason is quoted
+
+
+@pytest.mark.integration
+@requires_local
+def test_score_replies_is_a_log_likelihood_independent_of_what_ran_before():
+    messages = ask("A wonderful, moving film.")
+    replies = ["positive", "negative", "positive and moving"]
+    first = local.score_replies(local.SMOLLM2, messages, replies)
+    assert len(first.scores) == 3 and all(s < 0 for s in first.scores)
+    assert first.scores[2] < first.scores[0]  # more tokens after the same prefix: less likely
+    assert first.prompt_tokens > 0 and first.completion_tokens >= 3
+    local.generate(local.SMOLLM2, ask("A dull, lifeless plot."), max_tokens=4)  # other KV cache content
+    again = local.score_replies(local.SMOLLM2, messages, list(reversed(replies)))
+    assert again.scores == pytest.approx(tuple(reversed(first.scores)), abs=1e-3)
+
+
+@pytest.mark.integration
+@requires_local
+def test_lm_score_goes_through_the_cache(tmp_path, monkeypatch):
+    from lmdsl.lm import LM
+
+    monkeypatch.setenv("LMDSL_CACHE_DIR", str(tmp_path))  # a cache per directory: this one starts empty
+    lm = LM("local/smollm2")
+    fresh = lm.score(ask("A wonderful, moving film."), ["positive", "negative"])
+    hit = lm.score(ask("A wonderful, moving film."), ["positive", "negative"])
+    assert not fresh.cached and hit.cached and hit.scores == fresh.scores
+    usage = lm.usage.to_dict()
+    assert (usage["calls"], usage["lm_calls"], usage["cached_calls"]) == (2, 1, 1)
+
+
+@pytest.mark.integration
+@requires_local
+def test_scoring_a_prompt_that_does_not_fit_is_an_overflow():
+    with pytest.raises(ContextWindowExceeded, match="context window is 2048"):
+        local.score_replies(local.SMOLLM2, [{"role": "user", "content": "word " * 3000}], ["yes"])

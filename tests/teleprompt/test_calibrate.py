@@ -87,6 +87,15 @@ def test_the_smallest_bias_wins_ties():
     assert compiled.classify.label_bias["positive"] == 1.5  # 1.5, 2.0 and 2.5 all score 100
 
 
+def test_a_single_bias_is_fitted_in_one_sweep(capsys):
+    lmdsl.configure(lm=ScriptedLM([], scorer=BiasedScorer()))
+    optimizer = Calibrate(exact_match, sweeps=3)
+    optimizer.compile(Mood(), trainset=TRAIN)
+    err = capsys.readouterr().err
+    assert "[calibrate] sweep 1: trainset 100.0 with classify {negative: +0.00, positive: +1.25}" in err
+    assert "sweep 2" not in err
+
+
 def test_valset_scores_before_and_after_are_reported():
     lmdsl.configure(lm=ScriptedLM(lambda inputs: {"label": "negative"}, scorer=BiasedScorer()))
     optimizer = calibrate()
