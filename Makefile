@@ -1,5 +1,5 @@
 # lmdsl: two commands on a fresh machine.
-#   make demo   compile examples/sentiment.py on the embedded model and show the score rising
+#   make demo   compile examples/trec.py on the embedded model and show the score rising
 #   make test   the whole test suite (unit + integration on the real embedded model)
 # Both create .venv and install what they need on first use.
 
@@ -36,14 +36,18 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 
 install: $(VENV)/.installed
 
-# Compile the TREC question-type program on the embedded model (candidates scored on 60 dev
-# questions), then score zero-shot and compiled on the 140 dev questions the optimizer never saw.
+# Compile the TREC question-type program on the embedded model: few-shot demos chosen on 60 dev
+# questions, then label calibration on top; then score zero-shot, few-shot and few-shot +
+# calibrated on the 140 dev questions no optimizer saw.
 demo: install
 	$(BIN)/lmdsl compile examples/trec.py:QuestionType -O num_candidate_programs=3 -O max_labeled_demos=6 -O max_bootstrapped_demos=6 -o QuestionType.compiled.json
+	$(BIN)/lmdsl compile QuestionType.compiled.json --optimizer calibrate -o QuestionType.calibrated.json
 	@echo "--- held-out dev questions, zero-shot:"
 	$(BIN)/lmdsl evaluate examples/trec.py:QuestionType
-	@echo "--- held-out dev questions, compiled:"
+	@echo "--- held-out dev questions, few-shot compiled:"
 	$(BIN)/lmdsl evaluate QuestionType.compiled.json
+	@echo "--- held-out dev questions, few-shot compiled + calibrated:"
+	$(BIN)/lmdsl evaluate QuestionType.calibrated.json
 
 test: install
 	$(BIN)/python -m pytest -q

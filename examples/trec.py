@@ -1,9 +1,15 @@
-"""Question type (TREC, 6 coarse classes) on the embedded model.
+"""Question type (TREC, 6 coarse classes) on the embedded model (what `make demo` runs).
 
-    lmdsl compile examples/trec.py:QuestionType -O num_candidate_programs=3 -O max_labeled_demos=6
+    lmdsl compile examples/trec.py:QuestionType -O num_candidate_programs=3 -O max_labeled_demos=6 \
+          -O max_bootstrapped_demos=6 -o QuestionType.compiled.json
+    lmdsl compile QuestionType.compiled.json --optimizer calibrate -o QuestionType.calibrated.json
+    lmdsl evaluate QuestionType.calibrated.json      # on the 140 dev questions no optimizer saw
 
 A harder task for a 135M model than sentiment: six labels, and the zero-shot model leans
-on one or two of them. Demos picked by the optimizer show it what each class means.
+on one or two of them. Demos picked by the optimizer show it what each class means; then
+calibration scores each label and learns how much the model over- or under-rates it.
+Measured here on the 140 held-out questions: zero-shot 10.0, few-shot 30.0, few-shot +
+calibrated 50.0 (calibrated without demos: 36.4).
 """
 
 from __future__ import annotations
