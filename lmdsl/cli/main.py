@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -204,7 +205,7 @@ def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: s
         evaluate.label = "compiled"
         final = evaluate(compiled)
     wall = time.perf_counter() - start
-    out = output or f"{program_target.rpartition(':')[2]}.compiled.json"
+    out = output or _default_output(target, program_target, optimizer)
     report = getattr(tp, "report", None)
     compiled.save(out, target=_portable(program_target, out), metadata={
         "optimizer": optimizer, "options": {k: v for k, v in options.items() if _jsonable(v)},
@@ -224,6 +225,14 @@ def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: s
             ("valset size", str(len(val))), ("LM calls", f"{usage.lm_calls} (+{usage.cached_calls} from cache)"),
             ("tokens", str(usage.total_tokens)), ("wall time", f"{wall:.1f} s"), ("saved to", out)]
     _table(rows)
+
+
+def _default_output(target: str, program_target: str, optimizer: str) -> str:
+    """``Program.compiled.json``; compiling a compiled file again never overwrites it by default
+    (``Program.compiled.json`` -> ``Program.compiled.calibrate.json``)."""
+    if target.endswith(".json") and ":" not in target:
+        return str(Path(target).with_suffix(f".{optimizer}.json"))
+    return f"{program_target.rpartition(':')[2]}.compiled.json"
 
 
 def _check_saveable(compiled: Any, program: Any, optimizer: str, target: str) -> None:

@@ -225,3 +225,13 @@ def test_compile_with_calibrate_saves_label_biases_that_run_and_inspect_use(lmds
     answered = lmdsl_cli("run c.json --input '{\"text\": \"great fun\"}'")
     assert answered.code == 0, answered.err
     assert json.loads(answered.out)["label"] == "positive"
+
+
+def test_a_compiled_file_can_be_compiled_again_without_being_overwritten(lmdsl_cli):
+    assert lmdsl_cli(f"compile {PROG}:Sentiment --optimizer labeled-few-shot -O k=2 -o fs.json").code == 0
+    before = Path("fs.json").read_text()
+    run = lmdsl_cli("compile fs.json --optimizer calibrate --json")
+    assert run.code == 0, run.err
+    assert run.json()["output"] == "fs.calibrate.json" and Path("fs.json").read_text() == before
+    chained = json.loads(Path("fs.calibrate.json").read_text())["predictors"]["classify"]
+    assert len(chained["demos"]) == 2 and set(chained["label_bias"]) == {"negative", "positive"}
