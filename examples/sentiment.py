@@ -2,7 +2,7 @@
 
     lmdsl evaluate examples/sentiment.py:Sentiment                          # 1. zero-shot
     lmdsl compile examples/sentiment.py:Sentiment -o fewshot.json           # 2. few-shot demos
-    lmdsl compile examples/sentiment.py:Sentiment --optimizer calibrate -o calibrated.json
+    lmdsl compile examples/sentiment.py:Sentiment --optimizer calibrate -o calibrated.json  # 3.
     lmdsl compile examples/sentiment.py:Sentiment --optimizer bootstrap-finetune -O epochs=2 \
           --trainset examples/data/sst2_train.jsonl -o finetuned.json      # 4. needs plugins/lmdsl-lora
     lmdsl evaluate calibrated.json        # each on the 140 dev sentences no optimizer saw
@@ -11,7 +11,7 @@
    135M model says "negative" to three sentences in four.
 2. few-shot (``BootstrapFewShotWithRandomSearch``, the default optimizer): demos from the
    model's own successful runs. On SST-2 they move held-out accuracy by +-10 points with the
-   sample, so choosing among them on 60 sentences does not beat zero-shot.
+   sample, so choosing among them on 60 sentences barely beats zero-shot.
 3. calibrated (``Calibrate``): each label is scored instead of generated and a per-label bias
    is fitted on the trainset -- it undoes the lean towards "negative".
 4. fine-tuned (``BootstrapFinetune`` with the ``lmdsl-lora`` plugin): LoRA on the model's own
@@ -23,6 +23,7 @@ Measured here (SmolLM2-135M, 2 shared cores), accuracy on the 140 held-out dev s
 stage          accuracy  compile cost
 =============  ========  ==========================================
 zero-shot      65.7
+few-shot       67.9      649 LM calls, 5.4 min (best: 16 labeled demos)
 calibrated     73.6      100 LM calls, 21 s (bias +1.25 on positive)
 fine-tuned     84.3      420 LM calls, 96 training examples, 5.3 min
 =============  ========  ==========================================
