@@ -43,4 +43,16 @@ def active_demos(predictor: Any) -> list[Any]:
     excluded = _excluded.get()
     if excluded is None:
         return demos
-    return [d for d in demos if d != excluded]
+    return [d for d in demos if not _same_inputs(d, excluded)]
+
+
+def _same_inputs(demo: Any, example: Any) -> bool:
+    """A demo of ``example`` itself: equal inputs, whatever other fields either carries (a
+    labeled row with an added ``reasoning`` would otherwise show the teacher its own answer)."""
+    keys = getattr(example, "input_keys", None)
+    if not keys:
+        return bool(demo == example)
+    try:
+        return all(k in demo and demo[k] == example[k] for k in keys)
+    except (TypeError, KeyError):
+        return False

@@ -264,3 +264,16 @@ def test_scripted_lm_on_a_predictor_is_used_without_configuration():
     student.set_lm(ScriptedLM(gold))
     compiled = quiet(max_bootstrapped_demos=1, max_labeled_demos=0).compile(student, trainset=rows(2))
     assert [d.question for d in compiled.gen.demos] == ["q0"]
+
+
+def test_a_teacher_demo_of_the_same_question_with_extra_fields_is_hidden_too(scripted):
+    lm = scripted(right_on_even)
+    train = rows(4)
+    teacher = QAProgram()
+    # The teacher's demos are the trainset rows plus a field the rows lack: not equal, same question.
+    teacher.gen.demos = [Example({**row.to_dict(), "note": "checked"}).with_inputs("question") for row in train]
+    quiet(max_bootstrapped_demos=4, teacher=teacher).compile(QAProgram(), trainset=train)
+    for messages in lm.requests:
+        question = messages[-1]["content"]
+        assert question not in demo_inputs(messages), f"the teacher saw its own demo while answering {question!r}"
+        assert len(demo_inputs(messages)) == 3
