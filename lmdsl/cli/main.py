@@ -178,7 +178,7 @@ def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: s
     from lmdsl.evaluate import Evaluate
     from lmdsl.lm.usage import track_usage
 
-    module, program, program_target, _ = _load_target(target)
+    module, program, program_target, state = _load_target(target)
     try:
         optimizer_cls = lmdsl.plugin_manager().registry("teleprompters").get(optimizer)
     except PluginError as exc:
@@ -205,7 +205,7 @@ def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: s
         evaluate.label = "compiled"
         final = evaluate(compiled)
     wall = time.perf_counter() - start
-    out = output or _default_output(target, program_target, optimizer)
+    out = output or _default_output(target, program_target, optimizer, compiled_file=state is not None)
     report = getattr(tp, "report", None)
     compiled.save(out, target=_portable(program_target, out), metadata={
         "optimizer": optimizer, "options": {k: v for k, v in options.items() if _jsonable(v)},
@@ -227,10 +227,10 @@ def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: s
     _table(rows)
 
 
-def _default_output(target: str, program_target: str, optimizer: str) -> str:
+def _default_output(target: str, program_target: str, optimizer: str, compiled_file: bool) -> str:
     """``Program.compiled.json``; compiling a compiled file again never overwrites it by default
     (``Program.compiled.json`` -> ``Program.compiled.calibrate.json``)."""
-    if target.endswith(".json") and ":" not in target:
+    if compiled_file:
         return str(Path(target).with_suffix(f".{optimizer}.json"))
     return f"{program_target.rpartition(':')[2]}.compiled.json"
 

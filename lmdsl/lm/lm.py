@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,11 +144,17 @@ class LM:
 
     def __call__(self, messages: list[dict[str, Any]], **overrides: Any) -> Completion:
         params = self._params(overrides)
+        return self._through_cache(messages, params, lambda: self._with_retries(messages, params))
+
+    def _through_cache(self, messages: list[dict[str, Any]], params: dict[str, Any],
+                       compute: Callable[[], Completion],
+                       usable: Callable[[Completion], bool] | None = None) -> Completion:
+        """A cached answer when there is one (and ``usable`` accepts it), else ``compute()``, stored."""
         key = request_key(self.model, messages, params) if self.cache else None
         hit = self._cached(key)
-        if hit is not None:
+        if hit is not None and (usable is None or usable(hit)):
             return self._finish(messages, params, hit)
-        result = self._with_retries(messages, params)
+        result = compute()
         if key is not None:
             shared_cache().put(key, _to_record(result))
         return self._finish(messages, params, result)
@@ -172,15 +179,8 @@ class LM:
         """
         replies = [str(r) for r in replies]
         params = {"score_replies": replies, **{k: v for k, v in overrides.items() if v is not None}}
-        key = request_key(self.model, messages, params) if self.cache else None
-        record = shared_cache().get(key) if key is not None else None
-        if record is not None and _valid_scores(record.get("scores"), len(replies)):
-            hit = Completion(replies, dict(record.get("usage") or {}), True, self.model, scores=list(record["scores"]))
-            return self._finish(messages, params, hit)
-        result = self._score(messages, replies)
-        if key is not None:
-            shared_cache().put(key, _to_record(result))
-        return self._finish(messages, params, result)
+        return self._through_cache(messages, params, lambda: self._score(messages, replies),
+                                   usable=lambda hit: _valid_scores(hit.scores, len(replies)))
 
     def _score(self, messages: list[dict[str, Any]], replies: list[str]) -> Completion:
         """One uncached scoring request. Test doubles override this."""
@@ -207,6 +207,7 @@ class LM:
             cached=True,
             model=self.model,
             finish_reasons=list(record.get("finish_reasons") or []),
+            scores=record.get("scores"),  # checked by the caller that asked for scores
         )
 
     def _finish(self, messages: list[dict[str, Any]], params: dict[str, Any], result: Completion) -> Completion:

@@ -503,11 +503,7 @@ def score_replies(model_name: str, messages: Sequence[Mapping[str, Any]], replie
 def _eval_prompt(llama: Any, prompt: list[int]) -> None:
     """Evaluate ``prompt``, skipping the prefix already in the KV cache (at least one token is
     evaluated: the logits of the last position are needed)."""
-    cached = llama.input_ids[: llama.n_tokens].tolist()
-    shared = 0
-    limit = min(len(cached), len(prompt) - 1)
-    while shared < limit and cached[shared] == prompt[shared]:
-        shared += 1
+    shared = llama.longest_token_prefix(llama.input_ids[: llama.n_tokens].tolist(), prompt[:-1])
     llama.n_tokens = shared
     llama.eval(prompt[shared:])
 

@@ -176,4 +176,3 @@ class Predict(Module):
                 {"role": "assistant", "content": completion.text},
                 {"role": "user", "content": adapter.reask_message(signature, error)},
             ]
-
