@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Literal
 
 import pytest
+from tp_programs import Mood
 
 import lmdsl
 from lmdsl.errors import ConfigError, LoadError
@@ -122,24 +122,6 @@ def test_tuned_model_file_is_saved_with_its_hash_and_checked_on_load(tmp_path):
     model.unlink()
     with pytest.raises(LoadError, match="missing"):
         TwoStep().load(saved)
-
-
-@lmdsl.signature
-def mood(text: str) -> Literal["negative", "positive"]:
-    """Classify the mood of the text.
-
-    Returns:
-        label: the mood.
-    """
-
-
-@lmdsl.program
-class Mood:
-    def __init__(self):
-        self.classify = lmdsl.Predict(mood)
-
-    def forward(self, text):
-        return self.classify(text=text)
 
 
 # Six positive rows and six negative; the teacher says "negative" to all but rows 0 and 1.

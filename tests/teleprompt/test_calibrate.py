@@ -5,30 +5,13 @@ from __future__ import annotations
 from typing import Literal
 
 import pytest
+from tp_programs import Mood, mood
 
 import lmdsl
 from lmdsl.errors import ConfigError
 from lmdsl.evaluate import exact_match
 from lmdsl.teleprompt import Calibrate, LabeledFewShot
 from lmdsl.testing import ScriptedLM
-
-
-@lmdsl.signature
-def mood(text: str) -> Literal["negative", "positive"]:
-    """Classify the mood of the text.
-
-    Returns:
-        label: the mood.
-    """
-
-
-@lmdsl.program
-class Mood:
-    def __init__(self):
-        self.classify = lmdsl.Predict(mood)
-
-    def forward(self, text):
-        return self.classify(text=text)
 
 
 def rows(n, start=0):

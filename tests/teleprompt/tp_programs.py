@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Literal
 
 import lmdsl
 from lmdsl import Example, Predict, program
@@ -34,6 +34,24 @@ class TwoStep:
     def forward(self, question):
         query = self.write(question=question).query
         return self.answer(question=question, query=query)
+
+
+@lmdsl.signature
+def mood(text: str) -> Literal["negative", "positive"]:
+    """Classify the mood of the text.
+
+    Returns:
+        label: the mood.
+    """
+
+
+@program
+class Mood:
+    def __init__(self):
+        self.classify = Predict(mood)
+
+    def forward(self, text):
+        return self.classify(text=text)
 
 
 def rows(n: int, prefix: str = "q", start: int = 0) -> list[Example]:
