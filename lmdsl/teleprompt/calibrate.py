@@ -66,8 +66,12 @@ class Calibrate(Teleprompter):
     def compile(self, program: Any, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Any:
         rows = check_trainset(trainset, self.name)
         student = program.deepcopy()
-        targets = {path: p for path, p in student.named_predictors()
-                   if hasattr(p, "label_bias") and label_field(p.signature) is not None}
+        targets = {}  # path -> predictor, each starting from a zero bias per label
+        for path, p in student.named_predictors():
+            field = label_field(p.signature) if hasattr(p, "label_bias") else None
+            if field is not None:
+                p.label_bias = {text: 0.0 for text, _ in labels(field)}
+                targets[path] = p
         if not targets:
             described = "; ".join(f"{path}: {p.signature!r}" for path, p in student.named_predictors())
             raise ConfigError(f"{self.name}: no predictor has a single label output (Literal, Enum or bool) "
@@ -77,8 +81,6 @@ class Calibrate(Teleprompter):
         assert self.report is not None
         with track_usage() as usage:
             before = self._evaluate(program, valset, "before") if valset else None
-            for p in targets.values():
-                p.label_bias = {text: 0.0 for text, _ in labels(label_field(p.signature))}  # type: ignore[arg-type]
             with _memoized(student):
                 fitted = self._evaluate(student, rows, "scoring trainset").score
                 unbiased = fitted
@@ -113,11 +115,12 @@ class Calibrate(Teleprompter):
         differences between biases matter, so the first stays 0)."""
         quiet = Evaluate(rows, self.metric, num_threads=1, display_progress=False, max_errors=len(rows) + 1)
         changed = False
+        grid = self.grid()
         for p in targets.values():
             for text in list(p.label_bias)[1:]:
                 current = p.label_bias[text]
                 chosen = current
-                for value in self.grid():
+                for value in grid:
                     if value == current:
                         continue
                     p.label_bias[text] = value
