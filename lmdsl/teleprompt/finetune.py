@@ -122,6 +122,7 @@ class BootstrapFinetune(Teleprompter):
 
         traces = parallel_map(run, rows, num_threads=threads, on_result=on_result)
         progress.close()
+        self.answer_counts = {}  # a reused optimizer must not report the previous compile's counts
         kept = [t for t in traces if t]
         if self.balance:
             kept = self._balanced(kept)

@@ -163,3 +163,13 @@ def test_free_text_answers_are_not_balanced(recorded):
     optimizer.compile(TwoStep(), trainset=TRAIN)
     assert len(recorded[0]["dataset"]) == 2 * 4
     assert "kept" not in optimizer.answer_counts
+
+
+def test_a_reused_optimizer_reports_only_its_latest_answer_counts(recorded):
+    lmdsl.configure(lm=ScriptedLM(biased_teacher))
+    optimizer = BootstrapFinetune(exact_match, finetuner="recording")
+    optimizer.compile(Mood(), trainset=MOODS)
+    assert optimizer.answer_counts["kept"]
+    optimizer.balance = False
+    optimizer.compile(Mood(), trainset=MOODS)
+    assert optimizer.answer_counts == {}
