@@ -28,7 +28,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet -e '.[local,test]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet -e '.[local,server,test]'
 	for p in $(PLUGINS); do $(BIN)/pip install --quiet -e $$p || exit 1; done
 	if [ "$(WITH_LORA)" = 1 ]; then $(BIN)/pip install --quiet $(TORCH_SPEC) && $(BIN)/pip install --quiet -e plugins/lmdsl-lora; fi
 	npm ci --prefix lmdsl/sandbox --no-audit --no-fund --loglevel=error   # Pyodide: ProgramOfThought's sandbox

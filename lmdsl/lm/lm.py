@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import copy as _copy
-import os
 import sys
 import threading
 import time
@@ -17,6 +16,8 @@ from lmdsl import settings
 from lmdsl.errors import LmdslError, LMError
 from lmdsl.lm import history as _history
 from lmdsl.lm import usage as _usage
+from lmdsl.lm._litellm import litellm as _litellm
+from lmdsl.lm._litellm import transient_errors as _transient_errors
 from lmdsl.lm.cache import SECRET_PARAMS, request_key, shared_cache
 from lmdsl.lm.providers import ensure_provider
 
@@ -39,23 +40,6 @@ class Completion:
     @property
     def text(self) -> str:
         return self.texts[0] if self.texts else ""
-
-
-def _litellm() -> Any:
-    # litellm fetches a cost map from the network at import unless told otherwise.
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    import litellm
-
-    litellm.suppress_debug_info = True
-    litellm.telemetry = False
-    return litellm
-
-
-def _transient_errors() -> tuple[type[BaseException], ...]:
-    litellm = _litellm()
-    names = ("RateLimitError", "Timeout", "APIConnectionError", "InternalServerError",
-             "ServiceUnavailableError", "BadGatewayError")
-    return tuple(getattr(litellm, n) for n in names if hasattr(litellm, n))
 
 
 def _unwrap(exc: BaseException) -> BaseException:
