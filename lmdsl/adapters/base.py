@@ -67,7 +67,7 @@ class Adapter:
         for name, field in signature.inputs.items():
             if name not in values or (values[name] is None and not field.required):
                 continue
-            text = render_value(values[name])
+            text = field.format(values[name]) if field.format is not None else render_value(values[name])
             sep = "\n" if "\n" in text else " "
             blocks.append(f"{field.label}:{sep}{text}")
         return "\n\n".join(blocks)

@@ -92,7 +92,7 @@ class ChatAdapter(Adapter):
         spans: dict[str, tuple[int, int] | None] = {}
         cursor = 0
         for f in fields:
-            at_line_start, anywhere, _ = _marker_regexes(f.name)
+            at_line_start, anywhere, _ = _marker_regexes(_marker_key(f))
             m = at_line_start.search(text, cursor) or anywhere.search(text, cursor)
             if m:
                 spans[f.name] = (m.start(), m.end())
@@ -144,6 +144,11 @@ def _value_rule(tp: Any, last: bool = True) -> str | None:
     return None
 
 
+def _marker_key(field: Any) -> str:
+    """What the reply's marker spells: the field name, or its words from a ``prefix=`` label."""
+    return field.label.replace(" ", "_") if getattr(field, "prefix", "") else field.name
+
+
 def _label(name: str) -> str:
     return " ".join(w.capitalize() for w in name.split("_"))
 
@@ -153,5 +158,5 @@ def _index(fields: list[Any], name: str) -> int:
 
 
 def _strip_marker(field: Any, text: str) -> str:
-    m = _marker_regexes(field.name)[2].search(text)
+    m = _marker_regexes(_marker_key(field))[2].search(text)
     return text[m.end() :].strip() if m else text

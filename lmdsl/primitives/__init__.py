@@ -1,6 +1,6 @@
 """Data that flows through programs: examples, predictions, traces."""
 
 from lmdsl.primitives.example import Example
-from lmdsl.primitives.prediction import Prediction
+from lmdsl.primitives.prediction import Completions, Prediction
 
-__all__ = ["Example", "Prediction"]
+__all__ = ["Completions", "Example", "Prediction"]

@@ -7,6 +7,20 @@ from typing import Any
 from lmdsl.primitives.example import Example
 
 
+class Completions(list):
+    """Every sampled output dict of a call, in order; ``completions.answer`` lists one field of each.
+
+    A list of dicts (so ``completions[0]["answer"]`` and iteration work as before) that also
+    answers DSPy's spelling: ``pred.completions.answer`` -> ``["Paris", "Lyon", ...]``.
+    """
+
+    def __getattr__(self, name: str) -> list[Any]:
+        if name.startswith("_") or not self or not all(name in c for c in self):
+            fields = ", ".join(self[0]) if self else "none"
+            raise AttributeError(f"completions have no field {name!r} (fields: {fields})")
+        return [c[name] for c in self]
+
+
 class Prediction(Example):
     """Outputs of a module call. ``completions`` holds every sampled output dict (``n>1``)."""
 
@@ -24,8 +38,12 @@ class Prediction(Example):
         return pred
 
     @property
-    def completions(self) -> list[dict[str, Any]]:
-        return self._meta["completions"] or [dict(self._store)]
+    def completions(self) -> Completions:
+        return Completions(self._meta["completions"] or [dict(self._store)])
+
+    def get_lm_usage(self) -> dict[str, int]:
+        """DSPy's name for :attr:`usage` (token counts of the call that made this prediction)."""
+        return self.usage
 
     @property
     def usage(self) -> dict[str, int]:
