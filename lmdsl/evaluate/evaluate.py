@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -141,11 +142,36 @@ class Evaluate:
 def score_prediction(metric: Metric, example: Example, prediction: Any, trace: Any, index: int | None = None) -> float:
     """``float(metric(...))``; a metric that raises (or returns a non-number) becomes one MetricError line."""
     try:
-        return float(metric(example, prediction, trace))
+        return float(call_metric(metric, example, prediction, trace))
     except Exception as exc:
         name = getattr(metric, "__name__", type(metric).__name__)
         where = f" on devset row {index}" if index is not None else ""
         raise MetricError(f"metric {name} raised {describe_error(exc)}{where} ({_short(example)})") from exc
+
+
+def call_metric(metric: Metric, example: Example, prediction: Any, trace: Any = None) -> Any:
+    """``metric(example, prediction, trace)``, or ``metric(example, prediction)`` for a metric that
+    takes two arguments (DSPy's docs write most metrics that way; its Evaluate passes two)."""
+    mode = _trace_mode(metric)
+    if mode == "positional":
+        return metric(example, prediction, trace)
+    if mode == "keyword":
+        return metric(example, prediction, trace=trace)
+    return metric(example, prediction)
+
+
+def _trace_mode(metric: Metric) -> str:
+    """How ``metric`` takes the trace: "positional", "keyword" (keyword-only ``trace``) or "none"."""
+    try:
+        params = inspect.signature(metric).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: pass all three, as always
+        return "positional"
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(positional) >= 3 or any(p.kind is p.VAR_POSITIONAL for p in params):
+        return "positional"
+    if any(p.kind is p.VAR_KEYWORD or (p.kind is p.KEYWORD_ONLY and p.name == "trace") for p in params):
+        return "keyword"
+    return "none"
 
 
 def _short(value: Any, limit: int = 160) -> str:

@@ -59,12 +59,15 @@ class BootstrapFewShot(Teleprompter):
     def estimate(self, trainset: Sequence[Example]) -> int:
         return len(trainset) * self.max_rounds
 
-    def compile(self, program: Any, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Any:
+    def compile(self, program: Any, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None,
+                teacher: Any = None) -> Any:
+        """``teacher=`` (as in DSPy) runs instead of the student to find demos; it wins over the
+        constructor's ``teacher`` and must have the student's predictors."""
         rows = check_trainset(trainset, self.name)
         start = self._start(self.estimate(rows), program)
         with track_usage() as usage:
             student = program.reset_copy()
-            teacher = self._teacher(program, rows)
+            teacher = teacher.deepcopy() if teacher is not None else self._teacher(program, rows)
             demos, bootstrapped = self.bootstrap(teacher, student, rows)
             self._assign(student, demos, rows, bootstrapped)
         self._finish(start, usage)

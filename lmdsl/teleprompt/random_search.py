@@ -58,14 +58,14 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
         bootstraps = (self.num_candidate_programs + 1) * len(trainset) * self.max_rounds
         return candidates * len(valset) + bootstraps
 
-    def _bootstrapper(self, max_demos: int, seed: int) -> BootstrapFewShot:
+    def _bootstrapper(self, max_demos: int, seed: int, teacher: Any = None) -> BootstrapFewShot:
         b = BootstrapFewShot(
             self.metric,
             metric_threshold=self.metric_threshold,
             max_bootstrapped_demos=max_demos,
             max_labeled_demos=self.max_labeled_demos,
             max_rounds=self.max_rounds,
-            teacher=self.teacher,
+            teacher=teacher if teacher is not None else self.teacher,
             max_errors=self.max_errors,
             num_threads=self.num_threads,
             seed=seed,
@@ -73,12 +73,12 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
         b.verbose = False
         return b
 
-    def candidates(self, program: Any, rows: list[Example]):
+    def candidates(self, program: Any, rows: list[Example], teacher: Any = None):
         """Yield (name, compiled program, details) lazily, so stop_at_score saves work."""
         yield "zero-shot", program.reset_copy(), {}
         labeled = LabeledFewShot(k=self.max_labeled_demos, seed=self.seed)
         yield "labeled", labeled.compile(program, trainset=rows), {}
-        plain = self._bootstrapper(self.max_bootstrapped_demos, self.seed)
+        plain = self._bootstrapper(self.max_bootstrapped_demos, self.seed, teacher)
         yield "bootstrap", plain.compile(program, trainset=rows), dict(plain.stats)
         for i in range(self.num_candidate_programs):
             seed = self.seed * 1000 + i
@@ -86,10 +86,12 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
             shuffled = list(rows)
             rng.shuffle(shuffled)
             size = rng.randint(1, max(1, self.max_bootstrapped_demos))
-            b = self._bootstrapper(size, seed)
+            b = self._bootstrapper(size, seed, teacher)
             yield f"bootstrap-shuffled-{i}(k={size})", b.compile(program, trainset=shuffled), dict(b.stats)
 
-    def compile(self, program: Any, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Any:
+    def compile(self, program: Any, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None,
+                teacher: Any = None) -> Any:
+        """``teacher=`` (as in DSPy) bootstraps every candidate's demos from that program's runs."""
         rows = check_trainset(trainset, self.name)
         val = list(valset) if valset else rows
         start = self._start(self.estimate(rows, val), program)
@@ -99,7 +101,7 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
         total = self.num_candidate_programs + 3
         with track_usage() as usage:
             mark = (usage.lm_calls, usage.total_tokens, time.perf_counter())
-            for index, (name, candidate, details) in enumerate(self.candidates(program, rows)):
+            for index, (name, candidate, details) in enumerate(self.candidates(program, rows, teacher)):
                 evaluate.label = f"candidate {index + 1}/{total} {name}"
                 with counting() as checks:  # lmdsl.Assert / Suggest outcomes on the valset
                     result = evaluate(candidate)

@@ -184,3 +184,21 @@ def test_examples_without_inputs_are_refused_before_any_call(scripted):
 def test_empty_devset_scores_zero():
     result = Evaluate([], exact_match, display_progress=False)(QA_Program())
     assert (result.score, result.n, result.errors) == (0.0, 0, 0)
+
+
+@pytest.mark.parametrize("metric", [
+    lambda example, pred: example.answer == pred.answer,
+    lambda example, pred, *, trace=None: trace is None and example.answer == pred.answer,
+    lambda example, pred, *args: not args[0] and example.answer == pred.answer,
+], ids=["two-args", "keyword-trace", "var-args"])
+def test_metrics_may_take_two_arguments_or_the_trace_by_keyword(scripted, metric):
+    scripted([{"answer": "a"}, {"answer": "x"}])
+    devset = [Example(question=f"q{i}", answer="a").with_inputs("question") for i in range(2)]
+    assert Evaluate(devset, metric, display_progress=False)(Predict("question -> answer")).score == 50.0
+
+
+def test_a_metric_that_takes_one_argument_is_a_metric_error(scripted):
+    scripted([{"answer": "a"}])
+    devset = [Example(question="q", answer="a").with_inputs("question")]
+    with pytest.raises(MetricError, match="TypeError"):
+        Evaluate(devset, lambda pred: True, display_progress=False)(Predict("question -> answer"))

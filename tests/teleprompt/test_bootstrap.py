@@ -277,3 +277,28 @@ def test_a_teacher_demo_of_the_same_question_with_extra_fields_is_hidden_too(scr
         question = messages[-1]["content"]
         assert question not in demo_inputs(messages), f"the teacher saw its own demo while answering {question!r}"
         assert len(demo_inputs(messages)) == 3
+
+
+def test_compile_takes_a_teacher_as_dspy_does(scripted):
+    lm = scripted(right_on_even)
+    teacher = LabeledFewShot(k=2, sample=False).compile(QAProgram(), trainset=rows(2, prefix="t"))
+    compiled = quiet(max_bootstrapped_demos=1, max_labeled_demos=0).compile(
+        QAProgram(), teacher=teacher, trainset=rows(4))
+    assert demo_inputs(lm.requests[0]) == ["Question: t0", "Question: t1"]  # the teacher's demos were shown
+    assert [d.question for d in compiled.gen.demos] == ["q0"]
+    assert [d.question for d in teacher.gen.demos] == ["t0", "t1"]
+
+
+def test_a_two_argument_metric_bootstraps(scripted):
+    scripted(right_on_even)
+    seen = []
+
+    def metric(example, pred):  # DSPy's docs write metrics without the trace
+        seen.append(example.question)
+        return example.answer == pred.answer
+
+    b = BootstrapFewShot(metric, max_bootstrapped_demos=2, max_labeled_demos=0)
+    b.verbose = False
+    compiled = b.compile(QAProgram(), trainset=rows(4))
+    assert [d.question for d in compiled.gen.demos] == ["q0", "q2"]
+    assert seen[:3] == ["q0", "q1", "q2"]
