@@ -35,6 +35,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Evaluate": "lmdsl.evaluate",
     "EvaluationResult": "lmdsl.evaluate",
+    "Feedback": "lmdsl.evaluate.feedback",
     "Retrieve": "lmdsl.predict.retrieve",
     "ReAct": "lmdsl.predict.react",
     "ProgramOfThought": "lmdsl.predict.program_of_thought",
