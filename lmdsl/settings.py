@@ -24,6 +24,8 @@ DEFAULTS: dict[str, Any] = {
     "num_threads": 1,
     "display_progress": True,
     "history_size": 200,
+    "tracing": None,  # None: $LMDSL_TRACE; else a target (see lmdsl.telemetry); False: off
+    "trace_content": False,  # record prompts, replies, inputs and outputs in spans (opt-in)
 }
 
 _global: dict[str, Any] = dict(DEFAULTS)

@@ -15,7 +15,8 @@ from lmdsl.plugins import PluginManager, set_plugin_manager
 def _isolated(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("LMDSL_CACHE_DIR", str(tmp_path_factory.mktemp("lmdsl-cache")))
     monkeypatch.delenv("LMDSL_LM", raising=False)
-    for var in ("LMDSL_DISABLE_PLUGINS", "LMDSL_STRICT_PLUGINS", "LMDSL_TRACE_PLUGINS"):
+    for var in ("LMDSL_DISABLE_PLUGINS", "LMDSL_STRICT_PLUGINS", "LMDSL_TRACE_PLUGINS", "LMDSL_TRACE",
+                "LMDSL_TRACE_CONTENT"):
         monkeypatch.delenv(var, raising=False)
     settings.reset()
     history.clear()

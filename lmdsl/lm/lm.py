@@ -20,6 +20,7 @@ from lmdsl.lm._litellm import litellm as _litellm
 from lmdsl.lm._litellm import transient_errors as _transient_errors
 from lmdsl.lm.cache import SECRET_PARAMS, request_key, shared_cache
 from lmdsl.lm.providers import ensure_provider
+from lmdsl.telemetry.spans import counts_retry, traced_lm_call
 
 # Params that shape the request key but are never sent to a provider.
 LOCAL_ONLY_PARAMS = ("rollout_id",)
@@ -130,6 +131,7 @@ class LM:
         params = self._params(overrides)
         return self._through_cache(messages, params, lambda: self._with_retries(messages, params))
 
+    @traced_lm_call  # a span per LM call (cache hits too) when tracing is on
     def _through_cache(self, messages: list[dict[str, Any]], params: dict[str, Any],
                        compute: Callable[[], Completion],
                        usable: Callable[[Completion], bool] | None = None) -> Completion:
@@ -143,6 +145,7 @@ class LM:
             shared_cache().put(key, _to_record(result))
         return self._finish(messages, params, result)
 
+    @traced_lm_call
     async def acall(self, messages: list[dict[str, Any]], **overrides: Any) -> Completion:
         params = self._params(overrides)
         key = request_key(self.model, messages, params) if self.cache else None
@@ -239,6 +242,7 @@ class LM:
                     raise
                 await asyncio.sleep(min(20.0, 0.5 * 2**attempt))
 
+    @counts_retry  # the open LM span counts the retries
     def _is_transient(self, exc: BaseException) -> bool:
         # Only litellm raises the transient kinds: never import it (seconds) to classify another error.
         if "litellm" not in sys.modules:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lmdsl.program import backtracking
+from lmdsl.telemetry.spans import traced_call
 
 T = TypeVar("T")
 
@@ -24,6 +25,7 @@ class Module:
     # checks inside its forward, so it skips this.
     _assertion_scope = True
 
+    @traced_call  # a span per program / module / predictor call when tracing is on
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not self._assertion_scope:
             return self.forward(*args, **kwargs)
