@@ -13,7 +13,7 @@ BIN    := $(VENV)/bin
 # defaults), or use e.g. -DGGML_METAL=ON on macOS / -DGGML_CUDA=ON with a GPU.
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF
 
-PLUGINS := plugins/lmdsl-copro plugins/lmdsl-sqlite-fts plugins/lmdsl-mipro
+PLUGINS := plugins/lmdsl-copro plugins/lmdsl-sqlite-fts plugins/lmdsl-mipro plugins/lmdsl-gepa
 
 # The LoRA finetuner plugin needs torch (CPU). On these machines torch==2.13.0 (CPU build)
 # comes from local disk; elsewhere use e.g. TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cpu",
