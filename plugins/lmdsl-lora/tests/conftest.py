@@ -27,9 +27,15 @@ def chat(sentence: str, label: str) -> dict:
     }
 
 
+def rows() -> list[dict]:
+    """24 distinct rows: enough (>= 20) for the trainer to hold some back for early stopping."""
+    return [chat(f"{s}" if take == 0 else f"{s}, take {take}", label)
+            for take in range(3) for label, group in (("positive", POSITIVE), ("negative", NEGATIVE)) for s in group]
+
+
 @pytest.fixture
 def dataset() -> list[dict]:
-    return [chat(s, "positive") for s in POSITIVE] + [chat(s, "negative") for s in NEGATIVE]
+    return rows()
 
 
 def _heavy_stack_missing() -> str | None:
@@ -46,11 +52,10 @@ def store_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def trained(store_root: Path) -> str:
-    """One real 3-step LoRA run on the embedded model (the float-copy cache is built here too)."""
+    """One real 3-step LoRA run on the embedded model, 2 of its 24 rows held back (the float-copy cache is built here too)."""
     missing = _heavy_stack_missing()
     if missing:
         pytest.skip(f"{missing} is not installed")
     from lmdsl_lora import finetune_lora
 
-    data = [chat(s, "positive") for s in POSITIVE] + [chat(s, "negative") for s in NEGATIVE]
-    return finetune_lora(data, "local/smollm2", max_steps=3, output_dir=store_root, progress=False)
+    return finetune_lora(rows(), "local/smollm2", max_steps=3, output_dir=store_root, progress=False)

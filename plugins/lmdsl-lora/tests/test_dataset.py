@@ -16,7 +16,7 @@ def row(*pairs: tuple[str, str], **extra) -> dict:
 
 def test_valid_rows_are_canonicalised(dataset):
     rows = validate_dataset(dataset)
-    assert len(rows) == 8
+    assert len(rows) == len(dataset) == 24
     assert rows[0][2] == {"role": "assistant", "content": "positive"}
 
 

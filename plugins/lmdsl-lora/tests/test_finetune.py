@@ -22,7 +22,10 @@ def test_returns_a_valid_gguf_in_the_store(trained, store_root):
     assert path.read_bytes()[:4] == b"GGUF"
     manifest = json.loads((path.parent / "manifest.json").read_text())
     assert manifest["model_sha256"] == verify_model(path)
-    assert manifest["dataset_size"] == 8 and manifest["steps"] == 3
+    assert manifest["dataset_size"] == 24 and manifest["steps"] == 3
+    assert manifest["examples_held_back"] == 2 and manifest["examples_trained"] == 22
+    assert [step for step, _ in manifest["heldout_losses"]] == [3] and manifest["best_step"] == 3
+    assert manifest["epochs"] == 8 and manifest["planned_steps"] == 3  # 22 rows: 8 epochs, capped by max_steps
     assert manifest["base_model"] == "local/smollm2"
     assert manifest["training_seconds"] > 0 and manifest["conversion_seconds"] > 0
     assert not list(store_root.glob(".tmp-*"))
