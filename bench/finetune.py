@@ -1,18 +1,23 @@
-"""Benchmark the ``lora`` finetuner on SST-2: training cost, GGUF cost, serving speed, accuracy.
+"""BootstrapFinetune on SST-2, side by side: train size x balancing x teacher, scored on unseen rows.
 
-    python bench/finetune.py [--train N] [--dev M] [--epochs E] [--store DIR] [--threads T] [--json]
+    nice -n 10 python bench/finetune.py [--sizes 100,200,300] [--balance oversample,cut]
+        [--teachers calibrated,zero-shot] [--lr 5e-4] [--out results.jsonl]
 
-Builds chat rows (system: instructions, user: ``Sentence: ...``, assistant: the label) from
-the first N rows of ``sst2_train.jsonl``, tunes the embedded SmolLM2-135M with
-``lmdsl_lora.finetune_lora`` and scores the first M dev sentences before and after, through
-llama.cpp, two ways:
+For every cell, ``BootstrapFinetune`` (finetuner ``lora`` from plugins/lmdsl-lora) compiles
+``examples/sentiment.py:Sentiment`` on the first N rows of ``examples/data/sst2_train.jsonl``,
+with dev[:60] as the optimizer's valset, and the tuned program is scored on dev[60:] (140
+sentences no optimizer ever sees). Teachers:
 
-* grammar: decoding constrained to ``positive | negative`` (every reply is a label);
-* first word: free decoding (max 4 tokens), the reply's first word must be the label
-  (what an un-tuned chat model mostly fails at: it answers "The sentiment of ...").
+* ``zero-shot``: the program as given (the optimizer's default);
+* ``calibrated``: ``Calibrate`` compiled on the same N train rows (one scoring pass; the
+  "compiled teacher" of the acceptance table);
+* ``few-shot``: ``BootstrapFewShotWithRandomSearch`` (4 candidates) on the same rows.
 
-The store defaults to a temporary directory, so the run really trains (pass ``--store`` to
-reuse a tuned model). Needs lmdsl-lora and llama-cpp-python in the same environment.
+Columns: passing runs per answer, training examples kept, epochs/steps the schedule chose
+(and whether early stopping ended the run), training seconds, valset and held-out accuracy.
+Cells are run in the order given (sizes outermost), each result is appended to ``--out`` as
+soon as it is known, and the LM cache (teacher runs, evaluations) and the LoRA store are
+the normal ones, so a re-run only trains what changed.
 """
 
 from __future__ import annotations
@@ -20,141 +25,114 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-DATA = Path(os.environ.get("LMDSL_SHARED_DATA", ROOT.parent / "shared" / "data"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "examples"))
 
-SYSTEM = (
-    "Classify the sentiment of the movie review sentence. Answer with exactly one word: positive or negative."
-)
-LABELS = ("positive", "negative")
-GRAMMAR = 'root ::= "positive" | "negative"'
+import lmdsl  # noqa: E402
+from lmdsl.data import load_jsonl  # noqa: E402
+from lmdsl.evaluate import Evaluate, exact_match  # noqa: E402
+from lmdsl.teleprompt import BootstrapFewShotWithRandomSearch, BootstrapFinetune, Calibrate  # noqa: E402
 
-
-def load_rows(path: Path, n: int) -> list[dict[str, Any]]:
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                rows.append(json.loads(line))
-            if len(rows) == n:
-                break
-    return rows
+DATA = ROOT / "examples" / "data"
 
 
-def prompt(text: str) -> list[dict[str, str]]:
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": f"Sentence: {text}"}]
+def teacher_for(kind: str, program: Any, train: list[Any], val: list[Any], cache: dict[tuple[str, int], Any]) -> Any:
+    key = (kind, len(train))
+    if kind == "zero-shot":
+        return None
+    if key not in cache:
+        if kind == "calibrated":
+            optimizer: Any = Calibrate(exact_match)
+        elif kind == "few-shot":
+            optimizer = BootstrapFewShotWithRandomSearch(exact_match, num_candidate_programs=4, num_threads=1)
+        else:
+            raise SystemExit(f"unknown teacher {kind!r}: zero-shot, calibrated or few-shot")
+        cache[key] = optimizer.compile(program, trainset=train, valset=val)
+    return cache[key]
 
 
-def chat_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {"messages": [*prompt(row["text"]), {"role": "assistant", "content": row["label"]}]}
+def manifest_of(model: str) -> dict[str, Any]:
+    path = Path(model.removeprefix("local/")).with_name("manifest.json")
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def first_word(reply: str) -> str:
-    match = re.match(r"\W*(\w+)", reply.lower())
-    return match.group(1) if match else ""
+def run_cell(size: int, balance: str, teacher_kind: str, lr: float | None, max_steps: int | None, data: dict[str, list[Any]],
+             teachers: dict[tuple[str, int], Any]) -> dict[str, Any]:
+    from sentiment import Sentiment
 
-
-def score(model_path: str, dev: list[dict[str, Any]], threads: int) -> dict[str, float]:
-    """Accuracy both ways and calls per second (model load excluded)."""
-    import llama_cpp
-
-    llm = llama_cpp.Llama(model_path=model_path, n_ctx=512, n_threads=threads, verbose=False, seed=0)
-    grammar = llama_cpp.LlamaGrammar.from_string(GRAMMAR, verbose=False)
-    out: dict[str, float] = {}
-    for mode in ("grammar", "first word"):
-        correct, started = 0, time.perf_counter()
-        for row in dev:
-            # the grammar may spell a label in several sub-word tokens: leave room for them
-            kwargs = {"grammar": grammar, "max_tokens": 8} if mode == "grammar" else {"max_tokens": 4}
-            reply = llm.create_chat_completion(messages=prompt(row["text"]), temperature=0, **kwargs)
-            correct += first_word(reply["choices"][0]["message"]["content"] or "") == row["label"]
-        elapsed = time.perf_counter() - started
-        out[f"{mode} acc"] = correct / len(dev)
-        out[f"{mode} calls/s"] = len(dev) / elapsed
-    return out
+    train = data["train"][:size]
+    teacher = teacher_for(teacher_kind, Sentiment(), train, data["val"], teachers)
+    options: dict[str, Any] = {"learning_rate": lr} if lr is not None else {}
+    if max_steps:
+        options["max_steps"] = max_steps
+    optimizer = BootstrapFinetune(exact_match, teacher=teacher, balance=balance, num_threads=1, **options)
+    started = time.perf_counter()
+    student = optimizer.compile(Sentiment(), trainset=train, valset=data["val"])
+    wall = time.perf_counter() - started
+    details = optimizer.report.candidates[-1].details
+    manifest = manifest_of(next(iter(details["models"].values())))
+    held_out = Evaluate(data["test"], exact_match, num_threads=1, display_progress=False)(student)
+    return {
+        "train rows": size, "balance": balance, "teacher": teacher_kind, "lr": lr or 5e-4,
+        "passed": details["answers"].get("passed"), "kept": details["answers"].get("kept"),
+        "examples": sum(details["examples_kept"].values()),
+        "epochs": manifest.get("epochs"), "steps": manifest.get("steps"),
+        "planned steps": manifest.get("planned_steps"), "stopped early": manifest.get("stopped_early"),
+        "held back": manifest.get("examples_held_back"),
+        "training s": details["training_seconds"], "compile wall s": round(wall, 1),
+        "valset": optimizer.report.candidates[-1].score, "held-out": held_out.score,
+        "model": details["models"],
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--train", type=int, default=200, help="training rows (default 200)")
-    parser.add_argument("--dev", type=int, default=100, help="dev sentences scored (default 100)")
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--store", type=Path, help="store directory (default: a fresh temporary one)")
-    parser.add_argument(
-        "--threads", type=int, default=None, help="torch and llama.cpp threads (default: idle cores)"
-    )
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON on stdout")
+    parser.add_argument("--sizes", default="100,200,300")
+    parser.add_argument("--balance", default="oversample,cut")
+    parser.add_argument("--teachers", default="zero-shot,calibrated")
+    parser.add_argument("--lr", type=float, default=None, help="learning rate (default: the finetuner's)")
+    parser.add_argument("--max-steps", type=int, default=None, help="cap training steps (a quick smoke run)")
+    parser.add_argument("--out", type=Path, default=None, help="append one JSON line per cell")
     args = parser.parse_args()
 
-    from lmdsl_lora import finetune_lora, read_manifest
-    from lmdsl_lora.finetune import default_threads
-    from lmdsl_lora.paths import embedded_gguf
+    lmdsl.configure(lm=lmdsl.LM("local/smollm2"), display_progress=False, num_threads=1)
+    dev = load_jsonl(DATA / "sst2_dev.jsonl", inputs=["text"])
+    data = {"train": load_jsonl(DATA / "sst2_train.jsonl", inputs=["text"]), "val": dev[:60], "test": dev[60:]}
+    from sentiment import Sentiment
 
-    threads = args.threads or default_threads()
-    train = load_rows(DATA / "sst2_train.jsonl", args.train)
-    dev = load_rows(DATA / "sst2_dev.jsonl", args.dev)
-    dataset = [chat_row(r) for r in train]
-
-    before = score(str(embedded_gguf()), dev, threads)
-    with tempfile.TemporaryDirectory(prefix="lmdsl-lora-bench-") as tmp:
-        store = args.store or Path(tmp)
-        started = time.perf_counter()
-        name = finetune_lora(dataset, "local/smollm2", epochs=args.epochs, output_dir=store, threads=threads)
-        wall = time.perf_counter() - started
-        manifest = read_manifest(name)
-        after = score(name.removeprefix("local/"), dev, threads)
-
-    train_s = manifest["training_seconds"]
-    figures = {
-        "train rows": len(train),
-        "epochs": args.epochs,
-        "steps": manifest["steps"],
-        "threads": threads,
-        "epoch losses": manifest["epoch_losses"],
-        "base load s": manifest["load_seconds"],
-        "training s": train_s,
-        "training s/example": train_s / (len(train) * args.epochs),
-        "training s/epoch": train_s / args.epochs,
-        "conversion s": manifest["conversion_seconds"],
-        "finetune wall s": wall,
-        "model MB": manifest["model_bytes"] / 1e6,
-        "load average": os.getloadavg()[0],
-        "dev sentences": len(dev),
-        "before": before,
-        "after": after,
-    }
-    if args.json:
-        print(json.dumps(figures, indent=2))
-        return 0
-    print(
-        f"LoRA r=8 q/k/v/o on SmolLM2-135M, {len(train)} SST-2 rows x {args.epochs} epochs "
-        f"({manifest['steps']} steps of 4), {threads} threads, load average {figures['load average']:.1f}"
-    )
-    print(f"{'cost':<24}{'value':>12}")
-    for key in (
-        "base load s",
-        "training s",
-        "training s/example",
-        "training s/epoch",
-        "conversion s",
-        "finetune wall s",
-        "model MB",
-    ):
-        print(f"{key:<24}{figures[key]:>12.2f}")
-    print(f"{'epoch losses':<24}{', '.join(f'{x:.3f}' for x in manifest['epoch_losses']):>12}")
-    print()
-    print(f"{'dev (' + str(len(dev)) + ' sentences)':<24}{'before':>10}{'after':>10}")
-    for key in ("grammar acc", "first word acc", "grammar calls/s", "first word calls/s"):
-        fmt = "{:>10.0%}" if key.endswith("acc") else "{:>10.2f}"
-        print(f"{key:<24}" + fmt.format(before[key]) + fmt.format(after[key]))
+    zero = Evaluate(data["test"], exact_match, num_threads=1, display_progress=False)(Sentiment()).score
+    print(f"zero-shot program on dev[60:] ({len(data['test'])} sentences): {zero:.1f}", flush=True)
+    teachers: dict[tuple[str, int], Any] = {}
+    results = []
+    for size in map(int, args.sizes.split(",")):
+        for teacher in args.teachers.split(","):
+            for balance in args.balance.split(","):
+                result = run_cell(size, balance, teacher, args.lr, args.max_steps, data, teachers)
+                if teacher != "zero-shot":
+                    compiled = teachers[(teacher, size)]
+                    result["teacher held-out"] = Evaluate(data["test"], exact_match, num_threads=1,
+                                                          display_progress=False)(compiled).score
+                result["zero-shot held-out"] = zero
+                result["load average"] = round(os.getloadavg()[0], 1)
+                results.append(result)
+                print(json.dumps(result), file=sys.stderr, flush=True)
+                if args.out:
+                    with args.out.open("a", encoding="utf-8") as fh:
+                        fh.write(json.dumps(result) + "\n")
+    print(f"{'rows':>4} {'teacher':<10} {'balance':<10} {'passed (pos/neg)':>16} {'examples':>8} "
+          f"{'epochs':>6} {'steps':>9} {'train s':>7} {'valset':>6} {'held-out':>8}")
+    for r in results:
+        passed = r["passed"] or {}
+        pos_neg = f"{passed.get('label=positive', 0)}/{passed.get('label=negative', 0)}"
+        steps = f"{r['steps']}/{r['planned steps']}" + ("*" if r["stopped early"] else "")
+        print(f"{r['train rows']:>4} {r['teacher']:<10} {r['balance']:<10} {pos_neg:>16} {r['examples']:>8} "
+              f"{r['epochs']!s:>6} {steps:>9} {r['training s']:>7.0f} {r['valset']:>6.1f} {r['held-out']:>8.1f}")
+    print("steps: trained/planned, * = stopped early on the held-back slice; held-out = dev[60:]")
     return 0
 
 

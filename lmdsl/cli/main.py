@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from lmdsl.cli.options import check_options, parse_pairs
+from lmdsl.cli.pipeline import check_teachers, plan_optimizers, stage_rows
 
 
 class LmdslGroup(click.Group):
@@ -159,7 +160,8 @@ def _emit(data: dict[str, Any]) -> None:
 @click.option("--trainset", type=click.Path(dir_okay=False), help="JSONL/JSON rows (default: module's `trainset`).")
 @click.option("--valset", type=click.Path(dir_okay=False), help="Rows to score candidates on (default: `valset`/`devset`).")
 @click.option("--metric", help="Registered metric name or module:function (default: module's `metric`).")
-@click.option("--optimizer", default="random-search", show_default=True, help="A registered optimizer.")
+@click.option("--optimizer", default="random-search", show_default=True,
+              help="A registered optimizer, or several run in turn: few-shot,bootstrap-finetune,calibrate.")
 @click.option("-O", "optimizer_opts", multiple=True, metavar="KEY=VALUE", help="Optimizer option (repeatable).")
 @lm_option
 @threads_option
@@ -174,16 +176,11 @@ def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: s
     import time
 
     import lmdsl
-    from lmdsl.errors import PluginError
     from lmdsl.evaluate import Evaluate
     from lmdsl.lm.usage import track_usage
 
     module, program, program_target, state = _load_target(target)
-    try:
-        optimizer_cls = lmdsl.plugin_manager().registry("teleprompters").get(optimizer)
-    except PluginError as exc:
-        raise click.UsageError(str(exc)) from None
-    options = check_options(optimizer_cls, parse_pairs(optimizer_opts, "-O"), f"optimizer {optimizer!r}")
+    plan = plan_optimizers(optimizer, optimizer_opts)  # one optimizer or a chain: a,b,c (see pipeline.py)
     train = _dataset(trainset, module, ("trainset",), program, "trainset")
     val = _dataset(valset, module, ("valset", "devset"), program, "valset", required=False)
     if val is None:
@@ -191,11 +188,8 @@ def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: s
         val = train
     metric_fn = _metric(metric, module)
     _setup(lm, threads, retriever, retriever_opts, module)
-    accepted = _accepted(optimizer_cls)
-    for key, value in (("metric", metric_fn), ("num_threads", threads), ("seed", seed)):
-        if key in accepted and key not in options:
-            options[key] = value
-    tp = optimizer_cls(**options)
+    tp, options = plan.build({"metric": metric_fn, "num_threads": threads, "seed": seed})
+    check_teachers(tp, program)
     start = time.perf_counter()
     evaluate = Evaluate(val, metric_fn, num_threads=threads, max_errors=len(val) + 1, label="baseline")
     with track_usage() as usage:
@@ -224,6 +218,7 @@ def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: s
     rows = [("baseline score", f"{baseline.score:.1f}"), ("compiled score", f"{final.score:.1f}"),
             ("valset size", str(len(val))), ("LM calls", f"{usage.lm_calls} (+{usage.cached_calls} from cache)"),
             ("tokens", str(usage.total_tokens)), ("wall time", f"{wall:.1f} s"), ("saved to", out)]
+    rows[1:1] = stage_rows(report)
     _table(rows)
 
 
@@ -243,15 +238,6 @@ def _check_saveable(compiled: Any, program: Any, optimizer: str, target: str) ->
             f"optimizer {optimizer!r} returns a {type(compiled).__name__} wrapping the program, which a "
             f"compiled .json for {target} cannot hold; use it from Python (optimizer.compile(program, ...))"
         )
-
-
-def _accepted(factory: Any) -> set[str]:
-    import inspect
-
-    try:
-        return set(inspect.signature(factory).parameters)
-    except (TypeError, ValueError):
-        return set()
 
 
 def _jsonable(value: Any) -> bool:

@@ -7,6 +7,7 @@ from lmdsl.teleprompt.ensemble import Ensemble
 from lmdsl.teleprompt.finetune import BootstrapFinetune
 from lmdsl.teleprompt.knn import KNNFewShot
 from lmdsl.teleprompt.labeled import LabeledFewShot
+from lmdsl.teleprompt.pipeline import Pipeline
 from lmdsl.teleprompt.random_search import BootstrapFewShotWithRandomSearch
 
 BootstrapRS = BootstrapFewShotWithRandomSearch
@@ -14,5 +15,5 @@ BootstrapRS = BootstrapFewShotWithRandomSearch
 __all__ = [
     "BootstrapFewShot", "BootstrapFewShotWithRandomSearch", "BootstrapFinetune", "BootstrapRS", "Calibrate", "Candidate",
     "CompileReport", "Ensemble",
-    "KNNFewShot", "LabeledFewShot", "Teleprompter",
+    "KNNFewShot", "LabeledFewShot", "Pipeline", "Teleprompter",
 ]

@@ -1,19 +1,21 @@
 """`BootstrapFinetune`: teach a model the program's steps from its own successful traces.
 
-The teacher (by default the program as given, which may itself be a compiled few-shot
+The teacher (by default the program as given, which may itself be a compiled few-shot or
+calibrated program; or ``teacher=`` another program or a compiled ``.json`` file of this
 program) runs over the trainset with tracing. Every predictor call in a run whose final
 output passes the metric becomes one chat training example, formatted by that
 predictor's adapter *without demos*, so the tuned model learns the task from the
-instructions and the input alone. A finetuner (looked up by name through the
-``lmdsl_register_finetuners`` hook, e.g. ``lora`` from the ``lmdsl-lora`` plugin) turns the
-dataset into a model name ``lmdsl.LM`` can load; the returned program's predictors use it.
+instructions and the input alone. When the final answers are labels, the runs are balanced
+per answer first (``balance="oversample"`` by default; see ``balance.py``). A finetuner
+(looked up by name through the ``lmdsl_register_finetuners`` hook, e.g. ``lora`` from the
+``lmdsl-lora`` plugin) turns the dataset into a model name ``lmdsl.LM`` can load; the returned
+program's predictors use it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import random
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,14 +23,16 @@ from typing import Any
 
 from lmdsl import settings
 from lmdsl.adapters import ChatAdapter
-from lmdsl.errors import ConfigError, PluginError
+from lmdsl.errors import ConfigError, LoadError, PluginError
 from lmdsl.evaluate import Evaluate
 from lmdsl.evaluate.evaluate import call_program
 from lmdsl.lm import LM
 from lmdsl.lm.cache import cache_dir
 from lmdsl.lm.usage import track_usage
 from lmdsl.primitives import Example
+from lmdsl.program.state import read_state
 from lmdsl.program.trace import tracing
+from lmdsl.teleprompt.balance import BalanceMode, balance_mode, rebalance
 from lmdsl.teleprompt.base import Candidate, MetricFn, Teleprompter, check_trainset, passes
 from lmdsl.utils.parallel import parallel_map
 from lmdsl.utils.progress import Progress
@@ -66,6 +70,16 @@ def sha256_file(path: Path) -> str:
 
 
 class BootstrapFinetune(Teleprompter):
+    """Fine-tune the program's model on the passing runs of a teacher.
+
+    ``teacher``: a program, or the path of a compiled ``.json`` of the program being tuned
+    (checked when the optimizer is built and again, against the program, before any LM call).
+    ``balance``: ``"oversample"`` (default) repeats the rarer answers' runs up to the commonest
+    answer's count, ``"cut"`` samples every answer down to the rarest's, ``"none"`` keeps the runs
+    as they came. ``epochs=None`` lets the finetuner choose from the dataset size. Other keyword
+    options go to the finetuner (``learning_rate``, ``rank``, ``holdout``, ... for ``lora``).
+    """
+
     name = "bootstrap-finetune"
 
     def __init__(
@@ -75,10 +89,10 @@ class BootstrapFinetune(Teleprompter):
         finetuner: str = "lora",
         teacher: Any = None,
         target_lm: str | None = None,
-        epochs: int = 2,
+        epochs: int | None = None,
         metric_threshold: float | None = None,
         multitask: bool = True,
-        balance: bool = True,
+        balance: BalanceMode | bool = "oversample",
         num_threads: int | None = None,
         export_path: str | None = None,
         seed: int = 0,
@@ -88,11 +102,16 @@ class BootstrapFinetune(Teleprompter):
         self.metric = metric
         self.finetuner = finetuner
         self.teacher = teacher
+        if isinstance(teacher, str | Path):
+            try:
+                read_state(teacher)  # a missing or unreadable file fails here, before any LM call
+            except LoadError as exc:
+                raise LoadError(f"{self.name}: teacher file {exc}") from None
         self.target_lm = target_lm
         self.epochs = epochs
         self.metric_threshold = metric_threshold
         self.multitask = multitask
-        self.balance = balance
+        self.balance = balance_mode(balance)
         self.num_threads = num_threads
         self.export_path = export_path
         self.seed = seed
@@ -122,10 +141,7 @@ class BootstrapFinetune(Teleprompter):
 
         traces = parallel_map(run, rows, num_threads=threads, on_result=on_result)
         progress.close()
-        self.answer_counts = {}  # a reused optimizer must not report the previous compile's counts
-        kept = [t for t in traces if t]
-        if self.balance:
-            kept = self._balanced(kept)
+        kept = self._balanced([t for t in traces if t])
         for trace in kept:
             for entry in trace:
                 path = paths.get(id(entry.predictor))
@@ -134,27 +150,32 @@ class BootstrapFinetune(Teleprompter):
         return datasets
 
     def _balanced(self, traces: list[list[Any]]) -> list[list[Any]]:
-        """As many passing runs per final answer as the rarest answer has.
+        """Passing runs evened out per final answer (label outputs of the last step), per ``balance``.
 
-        Passing runs inherit the teacher's bias: a teacher that mostly says "negative" passes
-        mostly on negative rows, and a model tuned on those learns to say "negative". When the
-        final step's outputs are labels (Literal, Enum, bool), runs are grouped by
-        those labels and every group is cut, at random under the seed, to the smallest size.
+        ``answer_counts`` gets ``{"passed": per answer, "kept": per answer}``, or is left empty
+        when the answers are free text.
         """
-        groups: dict[str, list[list[Any]]] = {}
-        for trace in traces:
-            groups.setdefault(_answer_key(trace[-1]), []).append(trace)
-        self.answer_counts = {"passed": {k: len(v) for k, v in groups.items()}}
-        if "" in groups or len(groups) < 2:  # free-text answers, or a single answer: nothing to even out
-            if len(groups) == 1 and "" not in groups:
-                self.log(f"warning: every passing run answered {next(iter(groups))}; the tuned model "
-                         "will learn that one answer (use a better teacher or more training rows)")
-            return traces
-        size = min(len(v) for v in groups.values())
-        rng = random.Random(self.seed)
-        chosen = {id(t) for group in groups.values() for t in rng.sample(group, size)}
-        self.answer_counts["kept"] = {k: size for k in groups}
-        return [t for t in traces if id(t) in chosen]  # trainset order, for a stable dataset hash
+        balanced, before, after = rebalance(traces, lambda t: _answer_key(t[-1]), self.balance, self.seed)
+        self.answer_counts = {} if "" in before or not before else {"passed": before, "kept": after}
+        if len(before) == 1 and "" not in before:
+            self.log(f"warning: every passing run answered {next(iter(before))}; the tuned model "
+                     "will learn that one answer (use a better teacher or more training rows)")
+        return balanced
+
+    def teacher_for(self, program: Any) -> Any:
+        """The teacher as a program: ``teacher=`` itself, this program loaded from a compiled file, or the program."""
+        if self.teacher is None:
+            return program.deepcopy()
+        if not isinstance(self.teacher, str | Path):
+            return self.teacher.deepcopy()
+        teacher = program.deepcopy()
+        saved = read_state(self.teacher).get("program") or "an unnamed program"
+        try:
+            teacher.load(self.teacher)
+        except LoadError as exc:
+            raise LoadError(f"{self.name}: teacher file {self.teacher} (compiled for {saved}) does not fit the "
+                            f"program {type(program).__name__} being tuned: {exc}") from None
+        return teacher
 
     def export(self, dataset: list[ChatExample], name: str) -> Path:
         """Write the training set as JSONL in the OpenAI chat fine-tuning format."""
@@ -175,6 +196,7 @@ class BootstrapFinetune(Teleprompter):
         from lmdsl.plugins import get_finetuner
 
         rows = check_trainset(trainset, self.name)
+        teacher = self.teacher_for(program)  # a teacher file that does not fit fails before any LM call
         try:
             finetune = get_finetuner(self.finetuner)
         except PluginError as exc:
@@ -184,16 +206,17 @@ class BootstrapFinetune(Teleprompter):
         base = self.target_lm or getattr(settings.current_lm(), "model", None)
         if not base:
             raise ConfigError(f"{self.name}: no base model (pass target_lm= or configure an LM)")
-        teacher = (self.teacher or program).deepcopy()
         student = program.reset_copy()
         with track_usage() as usage:
             before = Evaluate(valset, self.metric, num_threads=self.num_threads, label="before")(program) \
                 if valset else None
             self.datasets = self.build_datasets(teacher, rows)
             kept = {path: len(ds) for path, ds in self.datasets.items()}
-            if self.answer_counts.get("kept"):
-                self.log(f"passing runs per answer {self.answer_counts['passed']}, balanced to "
-                         f"{self.answer_counts['kept']} (balance=False keeps them all)")
+            if self.answer_counts:
+                how = {"oversample": "rarer answers repeated", "cut": "commoner answers cut",
+                       "none": "not balanced"}[self.balance]
+                self.log(f"passing runs per answer {self.answer_counts['passed']} -> training runs "
+                         f"{self.answer_counts['kept']} ({how}; balance=oversample|cut|none)")
             self.log(f"kept {sum(kept.values())} training examples from passing traces: {kept}")
             if not any(kept.values()):
                 raise ConfigError(f"{self.name}: no teacher run passed the metric; nothing to train on")
@@ -205,7 +228,8 @@ class BootstrapFinetune(Teleprompter):
                 exported = self.export(dataset, name)
                 self.log(f"training set ({len(dataset)} examples) written to {exported}")
                 t0 = time.perf_counter()
-                model_name = finetune(dataset, base, epochs=self.epochs, seed=self.seed, **self.finetuner_options)
+                schedule = {"epochs": self.epochs} if self.epochs is not None else {}  # None: the finetuner's choice
+                model_name = finetune(dataset, base, seed=self.seed, **schedule, **self.finetuner_options)
                 train_seconds += time.perf_counter() - t0
                 lm = LM(model_name)
                 if model_name.startswith("local/") and Path(model_name[6:]).is_file():

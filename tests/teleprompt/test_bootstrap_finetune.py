@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from tp_programs import Mood
+from tp_programs import Mood, PromptLM, demo_count
 
 import lmdsl
 from lmdsl.errors import ConfigError, LoadError
@@ -133,9 +133,9 @@ def biased_teacher(inputs):
     return {"label": "positive" if inputs["text"] in ("t0", "t1") else "negative"}
 
 
-def test_balance_keeps_as_many_passing_runs_per_label_as_the_rarest_label_has(recorded):
+def test_cut_keeps_as_many_passing_runs_per_label_as_the_rarest_label_has(recorded):
     lmdsl.configure(lm=ScriptedLM(biased_teacher))
-    optimizer = BootstrapFinetune(exact_match, finetuner="recording")
+    optimizer = BootstrapFinetune(exact_match, finetuner="recording", balance="cut")
     optimizer.compile(Mood(), trainset=MOODS)
     replies = [ex["messages"][-1]["content"] for ex in recorded[0]["dataset"]]
     assert sorted(replies) == ["Label: negative"] * 2 + ["Label: positive"] * 2
@@ -144,7 +144,39 @@ def test_balance_keeps_as_many_passing_runs_per_label_as_the_rarest_label_has(re
     assert answers["kept"] == {"label=positive": 2, "label=negative": 2}
 
 
-def test_balance_is_seeded_and_can_be_turned_off(recorded):
+def test_oversampling_by_default_keeps_every_passing_run_and_repeats_the_rarer_label(recorded, capsys):
+    lmdsl.configure(lm=ScriptedLM(biased_teacher))
+    optimizer = BootstrapFinetune(exact_match, finetuner="recording")
+    optimizer.compile(Mood(), trainset=MOODS)
+    users = [ex["messages"][-2]["content"] for ex in recorded[0]["dataset"]]
+    assert len(users) == 12  # 6 negative runs, and the 2 positive ones three times each
+    assert {u: users.count(u) for u in users if users.count(u) > 1} == {"Text: t0": 3, "Text: t1": 3}
+    assert sorted(set(users)) == sorted(f"Text: t{i}" for i in (0, 1, 6, 7, 8, 9, 10, 11))  # nothing dropped
+    answers = optimizer.report.candidates[-1].details["answers"]
+    assert answers == {"passed": {"label=positive": 2, "label=negative": 6},
+                       "kept": {"label=positive": 6, "label=negative": 6}}
+    assert "{'label=positive': 2, 'label=negative': 6} -> training runs" in capsys.readouterr().err
+
+
+def four_positive(inputs):
+    return {"label": "positive" if inputs["text"] in ("t0", "t1", "t2", "t3") else "negative"}
+
+
+def test_oversampling_tops_up_with_a_seeded_sample_of_the_rarer_label(recorded):
+    lmdsl.configure(lm=ScriptedLM(four_positive))
+
+    def repeated(**options):
+        recorded.clear()
+        BootstrapFinetune(exact_match, finetuner="recording", **options).compile(Mood(), trainset=MOODS)
+        users = [ex["messages"][-2]["content"] for ex in recorded[0]["dataset"]]
+        assert len(users) == 12  # 4 positive + 6 negative passing runs, 2 positive ones repeated
+        return tuple(sorted(u for u in set(users) if users.count(u) == 2))
+
+    assert len(repeated(seed=1)) == 2 and repeated(seed=1) == repeated(seed=1)
+    assert len({repeated(seed=s) for s in range(6)}) > 1  # the seed picks which runs are repeated
+
+
+def test_balance_cut_is_seeded_and_balancing_can_be_turned_off(recorded):
     lmdsl.configure(lm=ScriptedLM(biased_teacher))
 
     def users(**options):
@@ -152,9 +184,14 @@ def test_balance_is_seeded_and_can_be_turned_off(recorded):
         BootstrapFinetune(exact_match, finetuner="recording", **options).compile(Mood(), trainset=MOODS)
         return [ex["messages"][-2]["content"] for ex in recorded[0]["dataset"]]
 
-    assert users(seed=1) == users(seed=1)
-    assert {tuple(users(seed=s)) for s in range(6)} != {tuple(users(seed=1))}  # the seed picks which rows
-    assert len(users(balance=False)) == 8  # every passing run: 2 positive + 6 negative
+    assert users(seed=1, balance="cut") == users(seed=1, balance="cut")
+    assert {tuple(users(seed=s, balance="cut")) for s in range(6)} != {tuple(users(seed=1, balance="cut"))}
+    assert len(users(balance="none")) == len(users(balance=False)) == 8  # every passing run: 2 + 6
+
+
+def test_an_unknown_balance_mode_is_refused():
+    with pytest.raises(ValueError, match="balance must be one of 'oversample', 'cut', 'none'"):
+        BootstrapFinetune(exact_match, balance="undersample")
 
 
 def test_free_text_answers_are_not_balanced(recorded):
@@ -169,7 +206,43 @@ def test_a_reused_optimizer_reports_only_its_latest_answer_counts(recorded):
     lmdsl.configure(lm=ScriptedLM(biased_teacher))
     optimizer = BootstrapFinetune(exact_match, finetuner="recording")
     optimizer.compile(Mood(), trainset=MOODS)
-    assert optimizer.answer_counts["kept"]
-    optimizer.balance = False
+    assert optimizer.answer_counts["kept"] == {"label=positive": 6, "label=negative": 6}
+    lmdsl.configure(lm=ScriptedLM(four_positive))
     optimizer.compile(Mood(), trainset=MOODS)
-    assert optimizer.answer_counts == {}
+    assert optimizer.answer_counts["passed"] == {"label=positive": 4, "label=negative": 6}
+    lmdsl.configure(lm=ScriptedLM(scripted))
+    optimizer.compile(TwoStep(), trainset=TRAIN)
+    assert optimizer.answer_counts == {}  # free-text answers: nothing counted
+
+
+# ---- teachers ----------------------------------------------------------------------------
+
+def test_a_compiled_file_teacher_is_loaded_into_a_copy_of_the_program(recorded, tmp_path):
+    lmdsl.configure(lm=ScriptedLM(biased_teacher))
+    teacher_file = LabeledFewShot(k=2).compile(Mood(), trainset=MOODS).save(tmp_path / "fewshot.json")
+    lm = PromptLM(lambda inputs, messages, params: biased_teacher(inputs))
+    lmdsl.configure(lm=lm)
+    program = Mood()
+    student = BootstrapFinetune(exact_match, finetuner="recording", teacher=str(teacher_file)).compile(
+        program, trainset=MOODS)
+    assert len(lm.calls) == 12 and all(demo_count(messages) >= 1 for messages, _ in lm.calls)  # the file taught
+    assert all(ex["messages"][0]["role"] == "system" and len(ex["messages"]) == 3 for ex in recorded[0]["dataset"])
+    assert all(len(p.demos) == 0 for p in student.predictors())  # the student learns without demos
+    assert all(len(p.demos) == 0 for p in program.predictors())  # the program given is untouched
+
+
+def test_a_missing_teacher_file_fails_when_the_optimizer_is_built(tmp_path):
+    with pytest.raises(LoadError, match=r"bootstrap-finetune: teacher file .*nope.json: no such file"):
+        BootstrapFinetune(exact_match, finetuner="recording", teacher=str(tmp_path / "nope.json"))
+
+
+def test_a_teacher_file_of_another_program_fails_before_any_lm_call_or_training(recorded, tmp_path):
+    lmdsl.configure(lm=ScriptedLM(scripted))
+    other = TwoStep().save(tmp_path / "twostep.json", target="pipeline.py:TwoStep")
+    calls = []
+    lmdsl.configure(lm=ScriptedLM(lambda inputs: calls.append(inputs) or {"label": "positive"}))
+    optimizer = BootstrapFinetune(exact_match, finetuner="recording", teacher=other)
+    with pytest.raises(LoadError, match=r"teacher file .*twostep.json \(compiled for pipeline.py:TwoStep\) does not "
+                                        r"fit the program Mood.*predictors do not match"):
+        optimizer.compile(Mood(), trainset=MOODS)
+    assert calls == [] and recorded == []
