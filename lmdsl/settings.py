@@ -26,6 +26,9 @@ DEFAULTS: dict[str, Any] = {
     "history_size": 200,
     "tracing": None,  # None: $LMDSL_TRACE; else a target (see lmdsl.telemetry); False: off
     "trace_content": False,  # record prompts, replies, inputs and outputs in spans (opt-in)
+    # True: a program's Prediction carries get_lm_usage() -> {model: tokens} (DSPy's switch).
+    "track_usage": False,
+    "callbacks": (),  # lmdsl.callbacks.Callback objects observing module, LM and tool calls
 }
 
 _global: dict[str, Any] = dict(DEFAULTS)

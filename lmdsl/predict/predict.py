@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from lmdsl import settings
+from lmdsl import callbacks, settings
 from lmdsl.adapters import Adapter, ChatAdapter
 from lmdsl.errors import ParseError, SignatureError, ValueParseError
 from lmdsl.lm.request import CallInfo, current_call
+from lmdsl.predict.replay import replay_async
 from lmdsl.primitives import Example, Prediction
 from lmdsl.primitives.backtrack import call_params, feedback_for, note_call
-from lmdsl.program import Module
+from lmdsl.program import Module, lm_usage
 from lmdsl.program import trace as _trace
 from lmdsl.program.demos import active_demos
 from lmdsl.signatures import Signature, as_signature
 from lmdsl.signatures.labels import label_field, labels
 
 _DEFAULT_ADAPTER = ChatAdapter()
+
+
+@dataclass
+class _Call:
+    """One predictor call, prepared: what the LM is asked and how the reply is read."""
+
+    lm: Any
+    adapter: Adapter
+    signature: Signature
+    inputs: dict[str, Any]
+    messages: list[dict[str, str]]
+    params: dict[str, Any]
 
 
 class Predict(Module):
@@ -67,13 +83,17 @@ class Predict(Module):
 
     def _resolve(self) -> tuple[Any, Adapter]:
         lm = self.lm or settings.current_lm()
+        return lm, self._adapter_for(lm)
+
+    def _adapter_for(self, lm: Any) -> Adapter:
+        """The configured adapter, switched to a JSON layout when ``lm`` constrains replies to JSON."""
         adapter = self.adapter or settings.get("adapter") or _DEFAULT_ADAPTER
-        return lm, adapter
+        return adapter.for_replies(bool(getattr(lm, "json_replies", False)))
 
     def render(self, **inputs: Any) -> list[dict[str, str]]:
         """The exact messages this call would send, without calling the LM."""
         signature, inputs = self._prepare(inputs)
-        adapter = self.adapter or settings.get("adapter") or _DEFAULT_ADAPTER
+        adapter = self._adapter_for(self.lm or settings.get("lm"))
         return adapter.format(signature, active_demos(self), inputs)
 
     format = render
@@ -88,25 +108,52 @@ class Predict(Module):
 
     # ---- calling ----------------------------------------------------------------------
     def forward(self, **kwargs: Any) -> Prediction:
+        call = self._begin(kwargs)
+        token = current_call.set(CallInfo(call.signature, call.inputs, call.adapter))
+        try:
+            if self.label_bias is not None:
+                prediction = self._score_labels(call.lm, call.adapter, call.signature, call.messages, self.label_bias)
+            else:
+                prediction = self._complete(call.lm, call.adapter, call.signature, call.messages, call.params)
+        finally:
+            current_call.reset(token)
+        return self._end(call, prediction)
+
+    async def aforward(self, **kwargs: Any) -> Prediction:
+        """:meth:`forward` for async code: the LM is awaited (``LM.acall``), no thread per call."""
+        call = self._begin(kwargs)
+        token = current_call.set(CallInfo(call.signature, call.inputs, call.adapter))
+        try:
+            if self.label_bias is not None:  # scoring reads local log-probabilities: a worker thread
+                ctx = contextvars.copy_context()
+                prediction = await asyncio.to_thread(
+                    ctx.run, self._score_labels, call.lm, call.adapter, call.signature, call.messages,
+                    self.label_bias)
+            else:
+                prediction = await replay_async(
+                    lambda lm: self._complete(lm, call.adapter, call.signature, call.messages, call.params), call.lm)
+        finally:
+            current_call.reset(token)
+        return self._end(call, prediction)
+
+    def _begin(self, kwargs: dict[str, Any]) -> _Call:
+        """Everything a call needs before the LM is asked (shared by forward and aforward)."""
         config = {**self.config, **kwargs.pop("config", {})}
         lm_override = kwargs.pop("lm", None)
         signature, inputs = self._prepare(kwargs)
-        lm, adapter = self._resolve()
-        lm = lm_override or lm
+        lm = lm_override or self.lm or settings.current_lm()
+        adapter = self._adapter_for(lm)
         messages = adapter.format(signature, active_demos(self), inputs)
         params = {**self._params(config, lm, adapter, signature), **call_params()}
-        token = current_call.set(CallInfo(signature, inputs, adapter))
-        try:
-            if self.label_bias is not None:
-                prediction = self._score_labels(lm, adapter, signature, messages, self.label_bias)
-            else:
-                prediction = self._complete(lm, adapter, signature, messages, params)
-        finally:
-            current_call.reset(token)
-        if signature is not self.signature:  # feedback / hint inputs are not part of the demo
+        return _Call(callbacks.watched_lm(lm), adapter, signature, inputs, messages, params)
+
+    def _end(self, call: _Call, prediction: Prediction) -> Prediction:
+        inputs = call.inputs
+        if call.signature is not self.signature:  # feedback / hint inputs are not part of the demo
             inputs = {k: v for k, v in inputs.items() if k in self.signature.inputs}
         _trace.record(self, inputs, prediction)
         note_call(self, inputs, prediction)
+        lm_usage.note(getattr(call.lm, "model", "?"), prediction.usage)
         return prediction
 
     def _params(self, config: dict[str, Any], lm: Any, adapter: Adapter, signature: Signature) -> dict[str, Any]:
@@ -114,12 +161,14 @@ class Predict(Module):
         if "max_tokens" not in params and lm.kwargs.get("max_tokens") is None:
             hint = adapter.max_tokens(signature)
             params["max_tokens"] = hint or 256
-        if getattr(lm, "supports_grammar", False) and "grammar" not in params:
-            grammar = adapter.grammar(signature)
-            if grammar:
-                params["grammar"] = grammar
-        if "grammar" not in params and "stop" not in params and lm.kwargs.get("stop") is None:
-            stop = adapter.stop(signature)  # a grammar already ends the reply where it must
+        mode = lm.constraint_mode() if hasattr(lm, "constraint_mode") else "none"
+        if mode != "none" and "grammar" not in params and "constraint" not in params:
+            constraint = adapter.constraint(signature)
+            if constraint is not None:
+                params["constraint"] = constraint
+        constrained = "grammar" in params or "constraint" in params
+        if not constrained and "stop" not in params and lm.kwargs.get("stop") is None:
+            stop = adapter.stop(signature)  # a constraint already ends the reply where it must
             if stop:
                 params["stop"] = stop
         if params.get("n", 1) > 1 and not (params.get("temperature") or lm.kwargs.get("temperature")):

@@ -41,9 +41,11 @@ class Prediction(Example):
     def completions(self) -> Completions:
         return Completions(self._meta["completions"] or [dict(self._store)])
 
-    def get_lm_usage(self) -> dict[str, int]:
-        """DSPy's name for :attr:`usage` (token counts of the call that made this prediction)."""
-        return self.usage
+    def get_lm_usage(self) -> dict[str, dict[str, int]] | None:
+        """``{model: {"prompt_tokens", "completion_tokens", "total_tokens"}}`` over every LM call of
+        the program call that returned this prediction, when ``configure(track_usage=True)``
+        (None otherwise, as in DSPy). :attr:`usage` is this call's own token count."""
+        return self._meta.get("lm_usage")
 
     @property
     def usage(self) -> dict[str, int]:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import copy
+import inspect
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lmdsl.program import backtracking
+from lmdsl import callbacks
+from lmdsl.program import backtracking, lm_usage
 from lmdsl.telemetry.spans import traced_call
 
 T = TypeVar("T")
@@ -27,21 +31,43 @@ class Module:
 
     @traced_call  # a span per program / module / predictor call when tracing is on
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with _observed(self, args, kwargs) as out:
+            out.value = self._run(args, kwargs)
+        return out.value
+
+    def _run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if not self._assertion_scope:
             return self.forward(*args, **kwargs)
         return backtracking.call(self, self.forward, args, kwargs)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+        if _own_aforward(self) is not None:
+            # A program written async-only still runs from sync code (not inside a running loop).
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return asyncio.run(self.aforward(*args, **kwargs))  # type: ignore[attr-defined]
+            raise RuntimeError(f"{type(self).__name__} defines only aforward(): inside an event loop, "
+                               f"use `await program.acall(...)`")
+        raise NotImplementedError(f"{type(self).__name__} must define forward() or async aforward()")
 
     async def acall(self, *args: Any, **kwargs: Any) -> Any:
-        aforward = getattr(self, "aforward", None)
-        if aforward is not None:
-            return await backtracking.acall(self, aforward, args, kwargs)
-        import contextvars
+        """Run the module from async code: ``await program.acall(question=...)``.
 
-        ctx = contextvars.copy_context()
-        return await asyncio.to_thread(ctx.run, self.__call__, *args, **kwargs)
+        Drives ``aforward`` when the module has one (every built-in module does, calling the LM
+        through ``LM.acall`` with no thread per call); a module with only a sync ``forward`` runs
+        it in a worker thread, in a copy of this task's context.
+        """
+        aforward = _own_aforward(self)
+        with _observed(self, args, kwargs) as out:
+            if aforward is None:
+                ctx = contextvars.copy_context()
+                out.value = await asyncio.to_thread(ctx.run, self._run, args, kwargs)
+            elif not self._assertion_scope:
+                out.value = await aforward(*args, **kwargs)
+            else:
+                out.value = await backtracking.acall(self, aforward, args, kwargs)
+        return out.value
 
     # ---- structure --------------------------------------------------------------------
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
@@ -84,9 +110,46 @@ class Module:
         load_program(self, path)  # type: ignore[arg-type]
         return self
 
+    def dump_state(self) -> dict[str, Any]:
+        """The learned state (instructions, demos, LM names) as a JSON-able dict: what ``save`` writes."""
+        from lmdsl.program.state import program_state
+
+        return program_state(self)
+
+    def load_state(self: T, state: dict[str, Any]) -> T:
+        """Apply a :meth:`dump_state` dict, checked like a file: all or nothing."""
+        from lmdsl.program.state import apply_state, check_state
+
+        apply_state(self, check_state(state, "state"), "state")
+        return self
+
     def __repr__(self) -> str:
         preds = ", ".join(f"{p}={type(m).__name__}" for p, m in self.named_predictors())
         return f"{type(self).__name__}({preds})"
+
+
+@contextlib.contextmanager
+def _observed(module: Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[Any]:
+    """Callbacks and per-program usage around one module call."""
+    with lm_usage.collecting() as collector:
+        inputs = _inputs(module, args, kwargs) if callbacks.active() else {}
+        with callbacks.watching("module", module, inputs) as out:
+            yield out
+        lm_usage.attach(out.value, collector)
+
+
+def _inputs(module: Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    if not args:
+        return dict(kwargs)
+    try:
+        return dict(inspect.signature(module.forward).bind_partial(*args, **kwargs).arguments)
+    except (TypeError, ValueError):
+        return {"args": args, **kwargs}
+
+
+def _own_aforward(module: Module) -> Any:
+    """The module's ``aforward``, if its class (or a base other than Module) defines one."""
+    return getattr(module, "aforward", None)
 
 
 def _walk(obj: Any, prefix: str, seen: set[int], predictors_only: bool) -> Iterator[tuple[str, Module]]:
@@ -118,8 +181,8 @@ def program(cls: type[T]) -> type[T]:
     """Make a plain class with ``__init__`` and ``forward`` a Module (calling it runs ``forward``)."""
     if not isinstance(cls, type):
         raise TypeError("@program decorates a class")
-    if not callable(getattr(cls, "forward", None)):
-        raise TypeError(f"@program {cls.__name__}: the class needs a forward() method")
+    if not callable(getattr(cls, "forward", None)) and not inspect.iscoroutinefunction(getattr(cls, "aforward", None)):
+        raise TypeError(f"@program {cls.__name__}: the class needs a forward() or an async aforward() method")
     if issubclass(cls, Module):
         return cls
     new = type(cls.__name__, (cls, Module), {"__module__": cls.__module__, "__qualname__": cls.__qualname__,

@@ -82,19 +82,31 @@ def read_state(path: str | Path) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise LoadError(f"{path} line {exc.lineno}: not valid JSON ({exc.msg})") from None
-    if not isinstance(data, dict) or "predictors" not in data or "lmdsl" not in data:
+    return check_state(data, path)
+
+
+def check_state(data: Any, path: Any) -> dict[str, Any]:
+    """``data`` if it is an lmdsl state this version understands (``path`` names it in errors)."""
+    if not isinstance(data, dict) or "predictors" not in data or not isinstance(data.get("lmdsl"), dict):
         raise LoadError(f"{path}: not an lmdsl program file (no 'lmdsl'/'predictors' keys)")
     fmt = data["lmdsl"].get("format")
     if not isinstance(fmt, int) or fmt > FORMAT:
         raise LoadError(f"{path}: file format {fmt!r} is newer than this lmdsl understands ({FORMAT}); upgrade lmdsl")
+    if not isinstance(data["predictors"], dict) or not all(isinstance(v, dict) for v in data["predictors"].values()):
+        raise LoadError(f"{path}: 'predictors' must be an object of objects")
     return data
 
 
 def load_program(program: Any, path: str | Path) -> None:
+    apply_state(program, read_state(path), path)
+
+
+def apply_state(program: Any, data: dict[str, Any], path: Any) -> None:
+    """Set every predictor's instructions, demos, LM and label bias from checked ``data``, or
+    nothing at all when any predictor does not match (``path`` names the source in errors)."""
     from lmdsl.lm import LM
     from lmdsl.primitives import Example
 
-    data = read_state(path)
     saved = data["predictors"]
     current = dict(program.named_predictors())
     missing = [p for p in current if p not in saved]

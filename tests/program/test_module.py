@@ -50,7 +50,7 @@ def test_program_makes_a_module_and_calling_runs_forward(scripted):
 
 
 def test_program_requires_forward():
-    with pytest.raises(TypeError, match=r"^@program Nope: the class needs a forward\(\) method$"):
+    with pytest.raises(TypeError, match=r"^@program Nope: the class needs a forward\(\) or an async aforward\(\) method$"):
 
         @program
         class Nope:
@@ -65,7 +65,7 @@ def test_program_on_a_module_subclass_is_a_no_op():
 
 
 def test_module_without_forward():
-    with pytest.raises(NotImplementedError, match=r"^Module must define forward\(\)$"):
+    with pytest.raises(NotImplementedError, match=r"^Module must define forward\(\) or async aforward\(\)$"):
         Module()()
 
 
