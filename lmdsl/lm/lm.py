@@ -15,6 +15,7 @@ from typing import Any
 from lmdsl import settings
 from lmdsl.errors import LmdslError, LMError
 from lmdsl.lm import history as _history
+from lmdsl.lm import secrets as _secrets
 from lmdsl.lm import usage as _usage
 from lmdsl.lm._litellm import litellm as _litellm
 from lmdsl.lm._litellm import transient_errors as _transient_errors
@@ -114,8 +115,9 @@ class LM:
         return self.model.startswith(self.supports_grammar_prefixes)
 
     def describe(self) -> dict[str, Any]:
-        """What may be saved: the model name and non-secret params."""
-        state = {"model": self.model, **{k: v for k, v in self.kwargs.items() if k not in SECRET_PARAMS}}
+        """What may be saved: the model name and allow-listed generation settings (never
+        endpoints, headers or credentials: see lmdsl.lm.secrets)."""
+        state = {"model": self.model, **_secrets.savable_params(self.kwargs)}
         if self.model_sha256:
             state["model_sha256"] = self.model_sha256
         return state
@@ -201,13 +203,15 @@ class LM:
         entry = {
             "model": self.model,
             "messages": messages,
-            "params": {k: v for k, v in params.items() if k != "grammar" and k not in SECRET_PARAMS},
+            "params": _secrets.history_params(
+                {k: v for k, v in params.items() if k != "grammar" and k not in SECRET_PARAMS}),
             "outputs": result.texts,
             **({"scores": result.scores} if result.scores is not None else {}),
             "usage": result.usage,
             "cached": result.cached,
             "timestamp": time.time(),
         }
+        entry = _secrets.scrub_value(entry, _secrets.secret_values(self.kwargs))  # no key in history
         with self._history_lock:
             limit = self._history_limit()
             if limit != self.history.maxlen:  # the setting changed since the last call
@@ -245,7 +249,7 @@ class LM:
     @counts_retry  # the open LM span counts the retries
     def _is_transient(self, exc: BaseException) -> bool:
         # Only litellm raises the transient kinds: never import it (seconds) to classify another error.
-        if "litellm" not in sys.modules:
+        if "litellm" not in sys.modules or _secrets.is_auth_failure(exc):  # a bad key stays bad
             return False
         return isinstance(exc, _transient_errors())
 
@@ -280,9 +284,11 @@ class LM:
         if inner is not exc:
             return inner
         if self._is_transient(exc):
-            return exc
+            return _secrets.scrub_exception(exc, self.kwargs)  # kept for the retry loop, without keys
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return LMError(f"{self.model}: {type(exc).__name__}: {message}")
+        message = _secrets.scrub(f"{type(exc).__name__}: {message}", self.kwargs)
+        hint = " (authentication failed: not retried; check the API key)" if _secrets.is_auth_failure(exc) else ""
+        return LMError(f"{self.model}: {message}{hint}")
 
     def _from_response(self, response: Any) -> Completion:
         texts = [(c.message.content or "") for c in response.choices]

@@ -1,0 +1,169 @@
+"""What of an LM may be written down or read back, and keeping key values out of text.
+
+Two rules, used by saving AND loading compiled files, history and error messages:
+
+* An allow-list, not a deny-list: only the generation settings in :data:`GENERATION_PARAMS`
+  are saved with a program or accepted from a compiled file. Anything else an LM carries
+  (``api_key``, ``api_base``, ``headers``, ``client_secret``, ``aws_web_identity_token``...)
+  either is a credential or decides where a request and its key go, so a file may not set it
+  (unless the user opts in with ``trust_file``).
+* Key values are scrubbed from text: the LM's credential-like params, the values of
+  key-like environment variables (``OPENAI_API_KEY``, ``AWS_SECRET_ACCESS_KEY``...), and
+  strings shaped like common keys (``Bearer ...``, ``sk-...``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+REDACTED = "[redacted]"
+
+# Settings that shape what the model generates and nothing else: no endpoint, header,
+# credential, client object or provider routing.
+GENERATION_PARAMS = frozenset(
+    {
+        "temperature", "max_tokens", "max_completion_tokens", "top_p", "top_k", "min_p", "n", "stop",
+        "seed", "presence_penalty", "frequency_penalty", "repetition_penalty", "repeat_penalty",
+        "logit_bias", "logprobs", "top_logprobs", "reasoning_effort", "rollout_id",
+    }
+)
+
+_CREDENTIAL_NAME = re.compile(r"key|secret|token|password|passwd|credential|auth|cookie|header|cert",
+                              re.IGNORECASE)
+_SECRET_ENV = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.IGNORECASE)
+_KEY_SHAPES = re.compile(
+    r"\b(?:Bearer|Basic)\s+[A-Za-z0-9._~+/=\-]{8,}"  # authorization header values
+    r"|\bsk-[A-Za-z0-9_\-]{8,}"  # OpenAI / Anthropic style keys
+    r"|\bAKIA[0-9A-Z]{16}\b"  # AWS access key ids
+    r"|\bAIza[0-9A-Za-z_\-]{30,}"  # Google API keys
+    r"|\bhf_[A-Za-z0-9]{20,}"  # Hugging Face tokens
+    r"|(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"  # user:password@ in a URL
+)
+# Shorter values would redact ordinary words (``api_key="x"`` for a local server is common).
+MIN_SECRET_LENGTH = 8
+
+
+def savable_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The params that may be written into a compiled file (an allow-list)."""
+    return {k: v for k, v in params.items() if k in GENERATION_PARAMS}
+
+
+def refused_params(params: Mapping[str, Any]) -> list[str]:
+    """Names in ``params`` a compiled file may not set without the user's opt-in."""
+    return sorted(k for k in params if k not in GENERATION_PARAMS)
+
+
+_WHOLE_NUMBERS = ("max_tokens", "max_completion_tokens", "n", "top_k", "top_logprobs")
+
+
+def check_param_value(name: str, value: Any) -> str | None:
+    """Why a saved generation setting's value is unusable (``None`` when it is fine)."""
+    if value is None:
+        return None
+    if name == "stop":
+        ok = isinstance(value, str) or (isinstance(value, list) and all(isinstance(s, str) for s in value))
+        return None if ok else "expected text or a list of texts"
+    if name == "logit_bias":
+        ok = isinstance(value, dict) and all(_finite(v) for v in value.values())
+        return None if ok else "expected an object of numbers"
+    if name == "reasoning_effort":
+        return None if isinstance(value, str) else "expected text"
+    if name == "logprobs":
+        return None if isinstance(value, bool) else "expected true or false"
+    if name == "rollout_id":
+        ok = isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+        return None if ok else "expected a number or text"
+    if name in _WHOLE_NUMBERS or name == "seed":
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= (0 if name == "seed" else 1)
+        return None if ok else "expected a whole number" + (" >= 0" if name == "seed" else " >= 1")
+    return None if _finite(value) else "expected a finite number"
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+def secret_values(params: Mapping[str, Any] | None = None) -> list[str]:
+    """Key values to keep out of text: credential-like params (``api_key``, ``headers``...)
+    and key-like environment variables. Longest first, so a key containing another goes whole."""
+    found: set[str] = set()
+    for name, value in (params or {}).items():
+        if name not in GENERATION_PARAMS and _CREDENTIAL_NAME.search(name):
+            found.update(_strings(value))
+    for name, value in os.environ.items():
+        if _SECRET_ENV.search(name):
+            found.add(value)
+    return sorted((s for s in found if len(s) >= MIN_SECRET_LENGTH), key=len, reverse=True)
+
+
+def scrub(text: str, params: Mapping[str, Any] | None = None, *, secrets: Iterable[str] | None = None) -> str:
+    """``text`` with every key value (see :func:`secret_values`) and key-shaped string redacted."""
+    for secret in secret_values(params) if secrets is None else secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return _KEY_SHAPES.sub(REDACTED, text)
+
+
+def scrub_value(value: Any, secrets: list[str]) -> Any:
+    """``value`` (strings, dicts, lists) with secrets redacted; unchanged parts are not copied."""
+    if isinstance(value, str):
+        return scrub(value, secrets=secrets)
+    if isinstance(value, dict):
+        out = {k: scrub_value(v, secrets) for k, v in value.items()}
+        return value if all(out[k] is value[k] for k in value) else out
+    if isinstance(value, list):
+        items = [scrub_value(v, secrets) for v in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    return value
+
+
+def history_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Params fit for a history entry: generation settings and other non-credential options."""
+    return {k: v for k, v in params.items() if k in GENERATION_PARAMS or not _CREDENTIAL_NAME.search(k)}
+
+
+_AUTH_TEXT = re.compile(
+    r"missing credentials|no api[ _-]?key|api[ _-]?key (?:is )?(?:missing|not (?:set|provided|found))"
+    r"|(?:invalid|incorrect) api[ _-]?key|unauthori[sz]ed|authentication (?:failed|error)",
+    re.IGNORECASE,
+)
+
+
+def is_auth_failure(exc: BaseException) -> bool:
+    """A missing, wrong or forbidden key: retrying cannot help, so it is never treated as transient.
+
+    litellm reports a missing OpenAI key as an InternalServerError, hence the look at the text.
+    """
+    if type(exc).__name__ in ("AuthenticationError", "PermissionDeniedError"):
+        return True
+    if getattr(exc, "status_code", None) in (401, 403):
+        return True
+    return bool(_AUTH_TEXT.search(str(exc)))
+
+
+def scrub_exception(exc: BaseException, params: Mapping[str, Any] | None = None) -> BaseException:
+    """Redact key values from an exception's text in place (litellm keeps it in ``message``)."""
+    secrets = secret_values(params)
+    exc.args = tuple(scrub(a, secrets=secrets) if isinstance(a, str) else a for a in exc.args)
+    message = getattr(exc, "message", None)
+    if isinstance(message, str):
+        try:
+            exc.message = scrub(message, secrets=secrets)  # type: ignore[attr-defined]
+        except AttributeError:  # a read-only property
+            pass
+    return exc
