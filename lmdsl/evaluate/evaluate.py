@@ -7,12 +7,14 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from lmdsl import settings
 from lmdsl.errors import ConfigError, ErrorBudgetExceeded, LmdslError
 from lmdsl.lm.usage import track_usage
 from lmdsl.primitives import Example
+from lmdsl.telemetry import phase
 from lmdsl.utils.parallel import parallel_map
 from lmdsl.utils.progress import Progress
 
@@ -29,6 +31,9 @@ class EvalRow:
     prediction: Any
     score: float
     error: str | None = None
+    calls: int = 0  # LM calls the program made for this row (cache hits included)
+    tokens: int = 0
+    latency: float = 0.0  # seconds the program took on this row
 
 
 @dataclass
@@ -49,6 +54,24 @@ class EvaluationResult:
     def to_dict(self) -> dict[str, Any]:
         return {"score": self.score, "n": self.n, "errors": self.errors, "usage": self.usage,
                 "wall_time": round(self.wall_time, 3)}
+
+    def to_table(self) -> list[dict[str, Any]]:
+        """One flat dict per example: ``input.*``, ``output.*``, ``gold.*``, score, error, calls, tokens, latency."""
+        from lmdsl.evaluate.export import to_table
+
+        return to_table(self)
+
+    def to_pandas(self) -> Any:
+        """:meth:`to_table` as a pandas DataFrame (needs pandas)."""
+        from lmdsl.evaluate.export import to_pandas
+
+        return to_pandas(self)
+
+    def write(self, path: str | Path) -> Path:
+        """Save one row per example to ``.jsonl`` (typed, nested) or ``.csv`` (flat, text)."""
+        from lmdsl.evaluate.export import write_results
+
+        return write_results(self, path)
 
 
 def call_program(program: Any, example: Example) -> Any:
@@ -101,11 +124,17 @@ class Evaluate:
 
         def run_one(item: tuple[int, Example]) -> EvalRow:
             index, example = item
-            try:
-                prediction = call_program(program, example)
-            except Exception as exc:
-                return EvalRow(example, None, self.failure_score, describe_error(exc))
-            return EvalRow(example, prediction, score_prediction(metric, example, prediction, None, index))
+            begin = time.perf_counter()
+            error = None
+            with track_usage() as used:
+                try:
+                    prediction = call_program(program, example)
+                except Exception as exc:
+                    prediction, error = None, describe_error(exc)
+            cost = {"calls": used.calls, "tokens": used.total_tokens, "latency": time.perf_counter() - begin}
+            if error is not None:
+                return EvalRow(example, None, self.failure_score, error, **cost)
+            return EvalRow(example, prediction, score_prediction(metric, example, prediction, None, index), **cost)
 
         def on_result(_i: int, row: EvalRow) -> bool:
             totals["done"] += 1
@@ -118,11 +147,14 @@ class Evaluate:
             return totals["errors"] > self.max_errors
 
         start = time.perf_counter()
-        with track_usage() as usage:
+        with phase(self.label, rows=len(devset)) as current, track_usage() as usage:
+            progress.watch(usage)
             try:
                 rows = parallel_map(run_one, enumerate(devset), num_threads=threads, on_result=on_result)
             finally:
                 progress.close()
+            if totals["done"]:
+                current.set(score=round(100 * totals["score"] / totals["done"], 2))
         if totals["errors"] > self.max_errors:
             raise ErrorBudgetExceeded(
                 f"stopped after {totals['errors']} of {totals['done']} examples raised "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -10,6 +11,7 @@ from typing import Any
 
 from lmdsl.errors import ConfigError
 from lmdsl.primitives import Example
+from lmdsl.telemetry import phase
 
 
 @dataclass
@@ -62,6 +64,11 @@ class Teleprompter:
     def __init__(self) -> None:
         self.report: CompileReport | None = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "compile" in cls.__dict__:  # each compile is a phase: a parent span, a row in the report
+            cls.compile = _as_phase(cls.compile)  # type: ignore[method-assign]
+
     def compile(self, program: Any, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Any:
         raise NotImplementedError
 
@@ -93,6 +100,15 @@ class Teleprompter:
             f"done in {self.report.wall_time:.1f} s: {u['lm_calls']} LM calls "
             f"({u['cached_calls']} more answered from cache), {u['total_tokens']} tokens"
         )
+
+
+def _as_phase(compile_fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(compile_fn)
+    def compile(self: Teleprompter, program: Any = None, *args: Any, **kwargs: Any) -> Any:
+        with phase(f"compile {self.name}", optimizer=self.name):
+            return compile_fn(self, program, *args, **kwargs)
+
+    return compile
 
 
 def check_trainset(trainset: Sequence[Example], who: str) -> list[Example]:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import contextvars
-import io
 import threading
 import time
 
 import pytest
 
 from lmdsl.utils.parallel import parallel_map
-from lmdsl.utils.progress import Progress
 
 VAR: contextvars.ContextVar[str] = contextvars.ContextVar("test_var", default="unset")
 
@@ -85,57 +83,3 @@ def test_keyboard_interrupt_in_a_worker_reaches_the_caller():
 
     with pytest.raises(KeyboardInterrupt):
         parallel_map(interrupt, range(4), num_threads=2)
-
-
-# ---- Progress ------------------------------------------------------------------------
-class Tty(io.StringIO):
-    def isatty(self):
-        return True
-
-
-def test_progress_on_a_pipe_prints_a_line_per_quarter():
-    stream = io.StringIO()
-    p = Progress(8, "eval", stream=stream)
-    for _ in range(8):
-        p.update(status="50.0%")
-    p.close()
-    lines = stream.getvalue().splitlines()
-    assert [line.split(" · ")[0] for line in lines] == [
-        "eval [#####...............] 2/8", "eval [##########..........] 4/8",
-        "eval [###############.....] 6/8", "eval [####################] 8/8"]
-    assert all(" · 50.0% · " in line and line.endswith(" s") for line in lines)
-
-
-def test_progress_on_a_terminal_redraws_in_place():
-    stream = Tty()
-    p = Progress(3, stream=stream)
-    for _ in range(3):
-        p.update()
-    p.close()
-    text = stream.getvalue()
-    assert text.count("\r") == 3 and text.endswith("\n") and text.count("\n") == 1
-    assert "[####################] 3/3" in text
-
-
-def test_disabled_or_empty_progress_prints_nothing():
-    stream = io.StringIO()
-    for p in (Progress(5, stream=stream, enabled=False), Progress(0, stream=stream)):
-        p.update()
-        p.close()
-    assert stream.getvalue() == ""
-
-
-def test_progress_defaults_to_stderr(capsys):
-    p = Progress(1, "x")
-    p.update()
-    p.close()
-    out, err = capsys.readouterr()
-    assert out == "" and err.startswith("x [####################] 1/1")
-
-
-def test_progress_is_thread_safe():
-    stream = io.StringIO()
-    p = Progress(400, stream=stream)
-    parallel_map(lambda _: p.update(), range(400), num_threads=4)
-    assert p.done == 400
-    assert stream.getvalue().splitlines()[-1].startswith("[####################] 400/400")
