@@ -28,7 +28,11 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet -e '.[local,server,test]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet -e '.[local,server,test,trace,report]'
+	# Headless Chromium for the report's browser test (Debian's package; the test says why it skips without it).
+	command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] \
+		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| echo "note: chromium not installed (no apt-get or not root): the report's browser test will skip"; }
 	for p in $(PLUGINS); do $(BIN)/pip install --quiet -e $$p || exit 1; done
 	if [ "$(WITH_LORA)" = 1 ]; then $(BIN)/pip install --quiet $(TORCH_SPEC) && $(BIN)/pip install --quiet -e plugins/lmdsl-lora; fi
 	npm ci --prefix lmdsl/sandbox --no-audit --no-fund --loglevel=error   # Pyodide: ProgramOfThought's sandbox
