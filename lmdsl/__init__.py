@@ -27,7 +27,7 @@ from lmdsl.predict import ChainOfThought, Predict, TypedFunction, signature
 from lmdsl.primitives import Example, Prediction
 from lmdsl.program import Module, program, tracing
 from lmdsl.settings import configure, context
-from lmdsl.signatures import Field, InputField, OutputField, Signature
+from lmdsl.signatures import Field, History, InputField, OutputField, Signature
 
 __version__ = "0.1.0"
 
@@ -54,6 +54,16 @@ _LAZY = {
     "get_finetuner": "lmdsl.plugins",
     "plugin_manager": "lmdsl.plugins",
     "render": "lmdsl.predict.render",
+    "Tool": "lmdsl.predict.tools",
+    "Completions": "lmdsl.primitives",
+    "Callback": "lmdsl.callbacks",
+    "BaseCallback": "lmdsl.callbacks",
+    # optimizers and metrics, importable from the top level as DSPy's are
+    **{name: "lmdsl.teleprompt" for name in (
+        "LabeledFewShot", "BootstrapFewShot", "BootstrapFewShotWithRandomSearch", "BootstrapRS", "KNNFewShot",
+        "Ensemble", "Calibrate", "BootstrapFinetune", "Teleprompter")},
+    **{name: "lmdsl.evaluate" for name in (
+        "MetricError", "exact_match", "f1", "answer_exact_match", "answer_in_passages", "normalize_text")},
 }
 
 
@@ -70,7 +80,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "LM", "Adapter", "AssertionFailed", "ChainOfThought", "ChatAdapter", "ConfigError", "ContextWindowExceeded",
-    "DataError", "Example", "Field", "InputField", "JSONAdapter", "LMError", "LmdslError", "LoadError", "Module",
+    "DataError", "Example", "Field", "History", "InputField", "JSONAdapter", "LMError", "LmdslError", "LoadError", "Module",
     "OutputField", "ParseError", "PluginError", "Predict", "Prediction", "Signature", "SignatureError",
     "TypedFunction", "__version__", "configure", "context", "hookimpl", "inspect_history", "program", "signature",
     "track_usage", "tracing", *_LAZY,

@@ -7,6 +7,7 @@ from typing import Any
 
 from lmdsl.errors import ValueParseError
 from lmdsl.signatures import Signature
+from lmdsl.signatures.history import History, history_fields, is_history
 from lmdsl.values import describe_type, is_closed_type, parse_value, render_value
 
 Message = dict[str, str]
@@ -28,14 +29,21 @@ class Adapter:
         so that provider and llama.cpp prefix caches hit across calls."""
         messages: list[Message] = [{"role": "system", "content": self._system(signature)}]
         for demo in demos:
-            user = self.render_inputs(signature, demo)
-            outputs = {k: demo[k] for k in signature.outputs if k in demo}
-            if not user or not outputs:
-                continue
-            messages.append({"role": "user", "content": user})
-            messages.append({"role": "assistant", "content": self.render_reply(signature, outputs)})
+            messages += self._turn(signature, demo)
+        for name in history_fields(signature):  # earlier turns of a conversation (lmdsl.History)
+            for turn in getattr(History.coerce(inputs.get(name)), "messages", []):
+                messages += self._turn(signature, turn)
         messages.append({"role": "user", "content": self.render_inputs(signature, inputs)})
         return messages
+
+    def _turn(self, signature: Signature, values: Mapping[str, Any]) -> list[Message]:
+        """A demo or history turn as a user/assistant pair (nothing when either side is empty)."""
+        user = self.render_inputs(signature, values)
+        outputs = {k: values[k] for k in signature.outputs if k in values}
+        if not user or not outputs:
+            return []
+        return [{"role": "user", "content": user},
+                {"role": "assistant", "content": self.render_reply(signature, outputs)}]
 
     def _system(self, signature: Signature) -> str:
         # Signatures are immutable values: the system message is computed once per signature.
@@ -51,7 +59,7 @@ class Adapter:
         lines = [signature.instructions, ""]
         if signature.inputs:
             lines.append("Inputs:")
-            lines += [self._field_line(f, typed=False) for f in signature.inputs.values()]
+            lines += [self._field_line(f, typed=False) for f in signature.inputs.values() if not is_history(f.type)]
         lines.append("Outputs:")
         lines += [self._field_line(f) for f in signature.outputs.values()]
         lines += ["", self.format_instructions(signature)]
@@ -65,7 +73,7 @@ class Adapter:
     def render_inputs(self, signature: Signature, values: Mapping[str, Any]) -> str:
         blocks = []
         for name, field in signature.inputs.items():
-            if name not in values or (values[name] is None and not field.required):
+            if name not in values or (values[name] is None and not field.required) or is_history(field.type):
                 continue
             text = field.format(values[name]) if field.format is not None else render_value(values[name])
             sep = "\n" if "\n" in text else " "

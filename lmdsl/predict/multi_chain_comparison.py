@@ -52,14 +52,19 @@ class MultiChainComparison(Module):
         self.predict = Predict(sig.prepend_output(rationale_field, str, RATIONALE_DESC))
 
     def forward(self, completions: Any, **inputs: Any) -> Prediction:
+        return self.predict(**inputs, **self._shown(completions))
+
+    async def aforward(self, completions: Any, **inputs: Any) -> Prediction:
+        return await self.predict.acall(**inputs, **self._shown(completions))
+
+    def _shown(self, completions: Any) -> dict[str, str]:
         attempts = _as_dicts(completions)
         if len(attempts) < self.M:
             raise ValueError(
                 f"MultiChainComparison: needs {self.M} attempts, got {len(attempts)} "
                 f"(sample them with n={self.M}, or build it with M={len(attempts)})"
             )
-        shown = {f"reasoning_attempt_{i}": self.format_attempt(a) for i, a in enumerate(attempts[: self.M], 1)}
-        return self.predict(**inputs, **shown)
+        return {f"reasoning_attempt_{i}": self.format_attempt(a) for i, a in enumerate(attempts[: self.M], 1)}
 
     def format_attempt(self, attempt: Mapping[str, Any]) -> str:
         reasoning = next((str(attempt[k]) for k in _REASONING_KEYS if attempt.get(k)), "")

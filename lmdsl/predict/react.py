@@ -77,42 +77,60 @@ class ReAct(Module):
             try:
                 step = self.react(**inputs, trajectory=format_trajectory(trajectory))
             except ParseError as exc:
-                # The model could not produce a readable step even after re-asking: stop
-                # here and let the extract step work with what was gathered.
-                trajectory.append(
-                    {"thought": "", "tool_name": None, "tool_args": {},
-                     "observation": f"Error: unreadable step ({exc})"}
-                )
+                trajectory.append(_unreadable(exc))
                 break
-            name = step.next_tool_name
-            if name == FINISH:
-                trajectory.append(
-                    {"thought": step.next_thought, "tool_name": FINISH, "tool_args": {}, "observation": "Completed."}
-                )
+            if step.next_tool_name == FINISH:
+                trajectory.append(_finished(step))
                 break
-            args, observation = self._call(name, step.next_tool_args)
-            trajectory.append(
-                {"thought": step.next_thought, "tool_name": name, "tool_args": args, "observation": observation}
-            )
+            tool, args, observation = self._prepare(step.next_tool_name, step.next_tool_args)
+            if tool is not None:
+                observation = self._run_tool(tool, args)
+            trajectory.append(_step(step, args, observation))
         extracted = self.extract(**inputs, trajectory=format_trajectory(trajectory))
-        result = Prediction.from_completions([{**c, "trajectory": trajectory} for c in extracted.completions],
-                                             extracted.usage)
-        return result
+        return _result(extracted, trajectory)
 
-    def _call(self, name: str, raw_args: Any) -> tuple[Any, str]:
-        """(arguments as proposed or validated, observation text). Never raises for the tool's faults."""
+    async def aforward(self, **inputs: Any) -> Prediction:
+        """:meth:`forward` for async code: LM calls are awaited; an ``async def`` tool is awaited,
+        a sync tool runs in a worker thread so that a slow one never blocks the event loop."""
+        trajectory: list[dict[str, Any]] = []
+        for _ in range(self.max_iters):
+            try:
+                step = await self.react.acall(**inputs, trajectory=format_trajectory(trajectory))
+            except ParseError as exc:
+                trajectory.append(_unreadable(exc))
+                break
+            if step.next_tool_name == FINISH:
+                trajectory.append(_finished(step))
+                break
+            tool, args, observation = self._prepare(step.next_tool_name, step.next_tool_args)
+            if tool is not None:
+                observation = await self._arun_tool(tool, args)
+            trajectory.append(_step(step, args, observation))
+        extracted = await self.extract.acall(**inputs, trajectory=format_trajectory(trajectory))
+        return _result(extracted, trajectory)
+
+    def _prepare(self, name: str, raw_args: Any) -> tuple[Tool | None, Any, str]:
+        """(tool, validated arguments, "") or (None, arguments as proposed, the error observation)."""
         tool = self.tools.get(name)
         if tool is None:  # only possible without a grammar and with a lenient parse
-            return raw_args, f"Error: unknown tool {name!r}; tools are {', '.join([*self.tools, FINISH])}"
+            return None, raw_args, f"Error: unknown tool {name!r}; tools are {', '.join([*self.tools, FINISH])}"
         try:
-            args = tool.validate(raw_args)
+            return tool, tool.validate(raw_args), ""
         except ToolArgumentError as exc:
-            return _loads(raw_args), f"Error: invalid arguments: {exc}"
+            return None, _loads(raw_args), f"Error: invalid arguments: {exc}"
+
+    def _run_tool(self, tool: Tool, args: dict[str, Any]) -> str:
+        """The observation of one tool call. Never raises for the tool's faults."""
         try:
-            value = tool.func(**args)
+            return self._observation(tool.run(args))
         except Exception as exc:  # the tool's own fault: show it to the model
-            return args, f"Error: {name} raised {type(exc).__name__}: {exc}"
-        return args, self._observation(value)
+            return f"Error: {tool.name} raised {type(exc).__name__}: {exc}"
+
+    async def _arun_tool(self, tool: Tool, args: dict[str, Any]) -> str:
+        try:
+            return self._observation(await tool.arun(args))
+        except Exception as exc:
+            return f"Error: {tool.name} raised {type(exc).__name__}: {exc}"
 
     def _observation(self, value: Any) -> str:
         text = render_value(value)
@@ -120,6 +138,26 @@ class ReAct(Module):
         if limit and len(text) > limit:
             text = text[:limit] + f"... [truncated, {len(text) - limit} more characters]"
         return text
+
+
+def _unreadable(exc: ParseError) -> dict[str, Any]:
+    # The model could not produce a readable step even after re-asking: the loop stops there
+    # and the extract step works with what was gathered.
+    return {"thought": "", "tool_name": None, "tool_args": {}, "observation": f"Error: unreadable step ({exc})"}
+
+
+def _finished(step: Prediction) -> dict[str, Any]:
+    return {"thought": step.next_thought, "tool_name": FINISH, "tool_args": {}, "observation": "Completed."}
+
+
+def _step(step: Prediction, args: Any, observation: str) -> dict[str, Any]:
+    return {"thought": step.next_thought, "tool_name": step.next_tool_name, "tool_args": args,
+            "observation": observation}
+
+
+def _result(extracted: Prediction, trajectory: list[dict[str, Any]]) -> Prediction:
+    return Prediction.from_completions([{**c, "trajectory": trajectory} for c in extracted.completions],
+                                       extracted.usage)
 
 
 # ---- signatures -------------------------------------------------------------------------

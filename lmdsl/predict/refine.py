@@ -57,39 +57,91 @@ class BestOfN(Module):
         self.fail_count = N if fail_count is None else fail_count
 
     def forward(self, **kwargs: Any) -> Any:
-        outer = current_trace()
-        best: tuple[float, Any, list[TraceEntry]] | None = None
-        failures, last_error = 0, None
-        hints: dict[int, str] = {}
+        attempts = _Attempts(self)
         for i in range(self.N):
-            params = {} if i == 0 else {"rollout_id": i, "temperature": 1.0}
             try:
-                with patched(params, hints), tracing() as trace:
+                with patched(attempts.params(i), attempts.hints), tracing() as trace:
                     prediction = self.module(**kwargs)
                 reward = float(self.reward_fn(dict(kwargs), prediction))
             except Exception as exc:  # a failed attempt; Backtrack signals (BaseException) pass through
-                failures += 1
-                last_error = exc
-                log.debug("%s attempt %d raised %s: %s", type(self).__name__, i + 1, type(exc).__name__, exc)
-                if failures > self.fail_count:
-                    raise
+                attempts.failed(i, exc)
                 continue
-            if best is None or reward > best[0]:
-                best = (reward, prediction, list(trace))
-            if reward >= self.threshold:
+            if attempts.scored(prediction, list(trace), reward):
                 break
             if i + 1 < self.N:
-                hints = self._next_hints(kwargs, prediction, list(trace), reward)
-        if best is None:
-            assert last_error is not None
-            raise last_error
-        if outer is not None:
-            outer.extend(best[2])
-        return best[1]
+                attempts.hints = self._next_hints(kwargs, prediction, list(trace), reward)
+        return attempts.result()
+
+    async def aforward(self, **kwargs: Any) -> Any:
+        """:meth:`forward` for async code: each attempt awaits the module (``acall``); a reward
+        function may be ``async def``."""
+        attempts = _Attempts(self)
+        for i in range(self.N):
+            try:
+                with patched(attempts.params(i), attempts.hints), tracing() as trace:
+                    prediction = await _acall(self.module, kwargs)
+                reward = self.reward_fn(dict(kwargs), prediction)
+                reward = float(await reward if inspect.isawaitable(reward) else reward)
+            except Exception as exc:
+                attempts.failed(i, exc)
+                continue
+            if attempts.scored(prediction, list(trace), reward):
+                break
+            if i + 1 < self.N:
+                attempts.hints = await self._anext_hints(kwargs, prediction, list(trace), reward)
+        return attempts.result()
 
     def _next_hints(self, inputs: dict[str, Any], prediction: Any, trace: list[TraceEntry],
                     reward: float) -> dict[int, str]:
         return {}  # BestOfN just samples again
+
+    async def _anext_hints(self, inputs: dict[str, Any], prediction: Any, trace: list[TraceEntry],
+                           reward: float) -> dict[int, str]:
+        return {}
+
+
+class _Attempts:
+    """The bookkeeping of one BestOfN / Refine call, shared by forward and aforward."""
+
+    def __init__(self, owner: BestOfN):
+        self.owner = owner
+        self.outer = current_trace()
+        self.best: tuple[float, Any, list[TraceEntry]] | None = None
+        self.failures = 0
+        self.last_error: Exception | None = None
+        self.hints: dict[int, str] = {}
+
+    @staticmethod
+    def params(i: int) -> dict[str, Any]:
+        return {} if i == 0 else {"rollout_id": i, "temperature": 1.0}
+
+    def failed(self, i: int, exc: Exception) -> None:
+        self.failures += 1
+        self.last_error = exc
+        log.debug("%s attempt %d raised %s: %s", type(self.owner).__name__, i + 1, type(exc).__name__, exc)
+        if self.failures > self.owner.fail_count:
+            raise exc
+
+    def scored(self, prediction: Any, trace: list[TraceEntry], reward: float) -> bool:
+        """Keep the attempt if it is the best so far; True when it reaches the threshold."""
+        if self.best is None or reward > self.best[0]:
+            self.best = (reward, prediction, trace)
+        return reward >= self.owner.threshold
+
+    def result(self) -> Any:
+        if self.best is None:
+            assert self.last_error is not None
+            raise self.last_error
+        if self.outer is not None:
+            self.outer.extend(self.best[2])
+        return self.best[1]
+
+
+async def _acall(module: Any, kwargs: dict[str, Any]) -> Any:
+    if hasattr(module, "acall"):
+        return await module.acall(**kwargs)
+    result = module(**kwargs)  # a plain callable: await it if it is async
+    return await result if inspect.isawaitable(result) else result
 
 
 class Refine(BestOfN):
@@ -106,6 +158,28 @@ class Refine(BestOfN):
 
     def _next_hints(self, inputs: dict[str, Any], prediction: Any, trace: list[TraceEntry],
                     reward: float) -> dict[int, str]:
+        advisor, values, named = self._advice_request(inputs, prediction, trace, reward)
+        try:
+            with detached(), tracing():  # advice is not a step of the program
+                advice = advisor(**values).advice
+        except (LmdslError, ValueError) as exc:
+            log.debug("Refine: no advice (%s: %s)", type(exc).__name__, exc)
+            return {}
+        return _hints(advice, named)
+
+    async def _anext_hints(self, inputs: dict[str, Any], prediction: Any, trace: list[TraceEntry],
+                           reward: float) -> dict[int, str]:
+        advisor, values, named = self._advice_request(inputs, prediction, trace, reward)
+        try:
+            with detached(), tracing():
+                advice = (await advisor.acall(**values)).advice
+        except (LmdslError, ValueError) as exc:
+            log.debug("Refine: no advice (%s: %s)", type(exc).__name__, exc)
+            return {}
+        return _hints(advice, named)
+
+    def _advice_request(self, inputs: dict[str, Any], prediction: Any, trace: list[TraceEntry],
+                        reward: float) -> tuple[Predict, dict[str, Any], list[tuple[str, Any]]]:
         named = _named(self.module)
         names = {id(p): name for name, p in named}
         advisor = Predict(_advice_signature([name for name, _ in named]), lm=self._advisor_lm)
@@ -117,17 +191,16 @@ class Refine(BestOfN):
             "reward": round(reward, 4),
             "target_reward": self.threshold,
         }
-        try:
-            with detached(), tracing():  # advice is not a step of the program
-                advice = advisor(**values).advice
-        except (LmdslError, ValueError) as exc:
-            log.debug("Refine: no advice (%s: %s)", type(exc).__name__, exc)
-            return {}
-        if isinstance(advice, dict):
-            by_name = {str(k).strip(): str(v) for k, v in advice.items() if str(v).strip()}
-            return {id(p): by_name[name] for name, p in named if name in by_name}
-        text = str(advice).strip()
-        return {id(p): text for _, p in named} if text else {}
+        return advisor, values, named
+
+
+def _hints(advice: Any, named: list[tuple[str, Any]]) -> dict[int, str]:
+    """Per-predictor hints from the advice: one text for all, or a {step name: text} object."""
+    if isinstance(advice, dict):
+        by_name = {str(k).strip(): str(v) for k, v in advice.items() if str(v).strip()}
+        return {id(p): by_name[name] for name, p in named if name in by_name}
+    text = str(advice).strip()
+    return {id(p): text for _, p in named} if text else {}
 
 
 # ---- helpers ----------------------------------------------------------------------------

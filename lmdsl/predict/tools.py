@@ -23,12 +23,15 @@ precise :class:`ToolArgumentError` otherwise.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import functools
 import inspect
 import json
 from collections.abc import Callable, Mapping
 from typing import Any, get_type_hints
 
+from lmdsl import callbacks
 from lmdsl.errors import LmdslError, SignatureError, ValueParseError
 from lmdsl.signatures import Field, Signature
 from lmdsl.signatures.field import MISSING
@@ -227,7 +230,34 @@ class Tool:
     def __call__(self, args: Any = None, /, **kwargs: Any) -> Any:
         """Validate, then call: ``tool({"a": 1})`` or ``tool(a=1)``."""
         merged = {**self._as_mapping(args), **kwargs} if args is not None else kwargs
-        return self.func(**self.validate(merged))
+        return self.run(self.validate(merged))
+
+    async def acall(self, args: Any = None, /, **kwargs: Any) -> Any:
+        """Validate, then await the call (DSPy's ``await tool.acall(a=1)``)."""
+        merged = {**self._as_mapping(args), **kwargs} if args is not None else kwargs
+        return await self.arun(self.validate(merged))
+
+    def run(self, args: dict[str, Any]) -> Any:
+        """Call with validated arguments; callbacks see it. An ``async def`` tool is run to completion."""
+        with callbacks.watching("tool", self, args) as out:
+            value = self.func(**args)
+            if inspect.isawaitable(value):
+                value = _run_to_completion(self.name, value)
+            out.value = value
+        return out.value
+
+    async def arun(self, args: dict[str, Any]) -> Any:
+        """Await an ``async def`` tool; a sync one runs in a worker thread so it cannot block the event loop."""
+        with callbacks.watching("tool", self, args) as out:
+            if inspect.iscoroutinefunction(self.func):
+                value = await self.func(**args)
+            else:
+                ctx = contextvars.copy_context()
+                value = await asyncio.to_thread(ctx.run, functools.partial(self.func, **args))
+                if inspect.isawaitable(value):  # a callable object with an async __call__
+                    value = await value
+            out.value = value
+        return out.value
 
     # Tools are configuration, not learnable state: copies of a program share them
     # (a bound method's object -- a retriever, a client -- must not be deep-copied).
@@ -242,6 +272,21 @@ class Tool:
 
 
 _NOT_JSON = object()
+
+
+def _run_to_completion(name: str, awaitable: Any) -> Any:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_awaited(awaitable))
+    if inspect.iscoroutine(awaitable):
+        awaitable.close()  # never awaited: close it rather than leak a warning
+    raise RuntimeError(f"tool {name} is async and was called from sync code inside an event loop; "
+                       "use `await tool.acall(...)` or the module's `acall`")
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
 
 
 def _shown(text: str, limit: int = 120) -> str:

@@ -6,6 +6,7 @@ from typing import Any
 
 from lmdsl.errors import SignatureError
 from lmdsl.signatures.field import Field, InputField, OutputField
+from lmdsl.signatures.history import History
 from lmdsl.signatures.signature import Signature, _SignatureMeta
 from lmdsl.signatures.string_form import parse_signature_string
 
@@ -28,4 +29,4 @@ def as_signature(obj: Any) -> Signature:
     raise SignatureError(f"cannot make a signature from {obj!r}")
 
 
-__all__ = ["Field", "InputField", "OutputField", "Signature", "as_signature", "parse_signature_string"]
+__all__ = ["Field", "History", "InputField", "OutputField", "Signature", "as_signature", "parse_signature_string"]
