@@ -57,6 +57,19 @@ def _unwrap(exc: BaseException) -> BaseException:
     return exc
 
 
+def _plain_lmdsl_error(exc: LmdslError) -> LmdslError:
+    """lmdsl's own error without a provider's twin class around it: the local provider raises
+    ``LocalLocalModelNotInstalled`` (a LocalModelNotInstalled that is also a litellm error), and
+    that generated class name is what users saw in error rows."""
+    cls = next(c for c in type(exc).__mro__ if issubclass(c, LmdslError) and c.__module__ == "lmdsl.errors")
+    if cls is type(exc):
+        return exc
+    plain = cls.__new__(cls)
+    plain.__dict__.update({k: v for k, v in vars(exc).items() if k != "lmdsl_message"})
+    plain.args = (str(exc),)
+    return plain
+
+
 class LM:
     """A language model: ``LM("openai/gpt-4o-mini")``, ``LM("local/smollm2")``.
 
@@ -281,8 +294,8 @@ class LM:
 
     def _translate(self, exc: Exception) -> BaseException:
         inner = _unwrap(exc)
-        if inner is not exc:
-            return inner
+        if isinstance(inner, LmdslError):
+            return _plain_lmdsl_error(inner)
         if self._is_transient(exc):
             return _secrets.scrub_exception(exc, self.kwargs)  # kept for the retry loop, without keys
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -104,10 +104,12 @@ class Module:
 
         return save_program(self, path, target=target, metadata=metadata)
 
-    def load(self: T, path: str | Path) -> T:
+    def load(self: T, path: str | Path, *, trust_file: bool = False) -> T:
+        """Load a compiled file's state (all or nothing). Its ``lm`` entries may set only a model
+        name and generation settings; ``trust_file=True`` also accepts endpoints and credentials."""
         from lmdsl.program.state import load_program
 
-        load_program(self, path)  # type: ignore[arg-type]
+        load_program(self, path, trust_file=trust_file)  # type: ignore[arg-type]
         return self
 
     def dump_state(self) -> dict[str, Any]:
@@ -116,11 +118,11 @@ class Module:
 
         return program_state(self)
 
-    def load_state(self: T, state: dict[str, Any]) -> T:
+    def load_state(self: T, state: dict[str, Any], *, trust_file: bool = False) -> T:
         """Apply a :meth:`dump_state` dict, checked like a file: all or nothing."""
         from lmdsl.program.state import apply_state, check_state
 
-        apply_state(self, check_state(state, "state"), "state")
+        apply_state(self, check_state(state, "state"), "state", trust_file=trust_file)
         return self
 
     def __repr__(self) -> str:

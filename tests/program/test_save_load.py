@@ -162,7 +162,8 @@ def test_malformed_entries(tmp_path):
     for change, message in [
         ({"demos": "nope"}, "predictor 'answer': 'demos' must be a list of objects"),
         ({"demos": [1]}, "predictor 'answer': 'demos' must be a list of objects"),
-        ({"lm": {"temperature": 0}}, "predictor 'answer': 'lm' must be an object with a 'model' name"),
+        ({"lm": {"temperature": 0}},
+         "predictor 'answer': 'lm' must be null or an object with a 'model' name, got dict {\"temperature\": 0}"),
     ]:
         data = json.loads(json.dumps(good))
         data["predictors"]["answer"].update(change)
@@ -224,8 +225,8 @@ def test_label_bias_round_trips_and_is_absent_when_unset(tmp_path):
 
 @pytest.mark.parametrize(("predictor", "bias", "message"), [
     ("classify", {"angry": 1.0}, r"unknown label\(s\) 'angry'; labels are 'sad', 'happy'"),
-    ("classify", {"sad": "high"}, "'label_bias' must be an object of numbers"),
-    ("classify", [1.0], "'label_bias' must be an object of numbers"),
+    ("classify", {"sad": "high"}, "'label_bias' must be an object of finite numbers"),
+    ("classify", [1.0], "'label_bias' must be an object of finite numbers"),
     ("explain", {"x": 1.0}, "has no single label output"),
 ])
 def test_bad_label_bias_is_refused_naming_the_predictor_and_nothing_changes(tmp_path, predictor, bias, message):
