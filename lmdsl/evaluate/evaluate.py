@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
+import functools
 import inspect
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +84,20 @@ def call_program(program: Any, example: Example) -> Any:
     return program(**example.inputs().to_dict())
 
 
+async def acall_program(program: Any, example: Example) -> Any:
+    """:func:`call_program` from async code: a Module's ``acall``, an ``async def`` awaited, any
+    other callable in a worker thread."""
+    if example.input_keys is None:
+        raise ValueError(f"example has no inputs marked (use .with_inputs(...)): {example!r}")
+    inputs = example.inputs().to_dict()
+    if hasattr(program, "acall"):
+        return await program.acall(**inputs)
+    if inspect.iscoroutinefunction(program):
+        return await program(**inputs)
+    ctx = contextvars.copy_context()
+    return await asyncio.to_thread(ctx.run, functools.partial(program, **inputs))
+
+
 class Evaluate:
     """``Evaluate(devset, metric, num_threads=4)(program)`` -> :class:`EvaluationResult`.
 
@@ -109,56 +127,128 @@ class Evaluate:
         self.label = label
 
     def __call__(self, program: Any, *, metric: Metric | None = None, devset: Sequence[Example] | None = None,
-                 num_threads: int | None = None) -> EvaluationResult:
-        metric = metric or self.metric
-        devset = list(devset) if devset is not None else self.devset
-        for i, example in enumerate(devset):
-            if not isinstance(example, Example) or example.input_keys is None:
-                raise ConfigError(f"{self.label}: devset row {i} is not an Example with inputs marked "
-                                  f"(.with_inputs(...)): {_short(example)}")
+                 num_threads: int | None = None, max_concurrency: int | None = None) -> EvaluationResult:
+        """Score ``program`` on the devset in ``num_threads`` threads. With ``max_concurrency`` (or an
+        ``async def`` program) rows run as asyncio tasks instead: see :meth:`acall`."""
+        if max_concurrency is not None or inspect.iscoroutinefunction(program):
+            coro = self.acall(program, metric=metric, devset=devset, max_concurrency=max_concurrency)
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return asyncio.run(coro)
+            coro.close()
+            raise RuntimeError(f"{self.label}: inside an event loop, use `await evaluate.acall(program, ...)`")
+        run = _Run(self, metric, devset)
         threads = num_threads or self.num_threads or int(settings.get("num_threads"))
-        show = self.display_progress if self.display_progress is not None else bool(settings.get("display_progress"))
-        progress = Progress(len(devset), self.label, enabled=show)
-        totals = {"score": 0.0, "done": 0, "errors": 0}
-        first_error: list[str] = []
 
         def run_one(item: tuple[int, Example]) -> EvalRow:
             index, example = item
             begin = time.perf_counter()
-            error = None
             with track_usage() as used:
                 try:
-                    prediction = call_program(program, example)
+                    prediction, error = call_program(program, example), None
                 except Exception as exc:
                     prediction, error = None, describe_error(exc)
-            cost = {"calls": used.calls, "tokens": used.total_tokens, "latency": time.perf_counter() - begin}
-            if error is not None:
-                return EvalRow(example, None, self.failure_score, error, **cost)
-            return EvalRow(example, prediction, score_prediction(metric, example, prediction, None, index), **cost)
+            return run.row(index, example, prediction, error, used, begin)
 
-        def on_result(_i: int, row: EvalRow) -> bool:
-            totals["done"] += 1
-            totals["score"] += row.score
-            if row.error:
-                totals["errors"] += 1
-                if not first_error:
-                    first_error.append(row.error)
-            progress.update(status=f"{100 * totals['score'] / totals['done']:.1f}%")
-            return totals["errors"] > self.max_errors
+        with run.scope():
+            rows = parallel_map(run_one, enumerate(run.devset), num_threads=threads, on_result=run.on_result)
+        return run.result(rows)
 
-        start = time.perf_counter()
-        with phase(self.label, rows=len(devset)) as current, track_usage() as usage:
-            progress.watch(usage)
+    async def acall(self, program: Any, *, metric: Metric | None = None, devset: Sequence[Example] | None = None,
+                    max_concurrency: int | None = None) -> EvaluationResult:
+        """Score ``program`` with at most ``max_concurrency`` rows in flight (default 16) on this
+        event loop: a Module runs through ``acall`` (its ``aforward``: no thread per row), an
+        ``async def`` function is awaited. Errors, the error budget and the result are as for a call."""
+        limit = max_concurrency or 16
+        if not isinstance(limit, int) or limit < 1:
+            raise ConfigError(f"{self.label}: max_concurrency must be a positive integer, got {limit!r}")
+        run = _Run(self, metric, devset)
+        gate = asyncio.Semaphore(limit)
+        rows: list[EvalRow | None] = [None] * len(run.devset)
+        stop = asyncio.Event()
+
+        async def run_one(index: int, example: Example) -> None:
+            async with gate:
+                if stop.is_set():
+                    return
+                begin = time.perf_counter()
+                with track_usage() as used:
+                    try:
+                        prediction, error = await acall_program(program, example), None
+                    except Exception as exc:
+                        prediction, error = None, describe_error(exc)
+                rows[index] = run.row(index, example, prediction, error, used, begin)
+                if run.on_result(index, rows[index]):
+                    stop.set()
+
+        with run.scope():
+            tasks = [asyncio.ensure_future(run_one(i, ex)) for i, ex in enumerate(run.devset)]
             try:
-                rows = parallel_map(run_one, enumerate(devset), num_threads=threads, on_result=on_result)
+                await asyncio.gather(*tasks)
+            except BaseException:  # a MetricError (or cancellation): stop the other rows too
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
+        return run.result(rows)
+
+
+class _Run:
+    """One evaluation's bookkeeping, shared by the thread and asyncio runners."""
+
+    def __init__(self, owner: Evaluate, metric: Metric | None, devset: Sequence[Example] | None):
+        self.owner = owner
+        self.metric = metric or owner.metric
+        self.devset = list(devset) if devset is not None else owner.devset
+        for i, example in enumerate(self.devset):
+            if not isinstance(example, Example) or example.input_keys is None:
+                raise ConfigError(f"{owner.label}: devset row {i} is not an Example with inputs marked "
+                                  f"(.with_inputs(...)): {_short(example)}")
+        show = owner.display_progress if owner.display_progress is not None else bool(settings.get("display_progress"))
+        self.progress = Progress(len(self.devset), owner.label, enabled=show)
+        self.totals = {"score": 0.0, "done": 0, "errors": 0}
+        self.first_error: list[str] = []
+        self.usage: Any = None
+        self.start = time.perf_counter()
+
+    def row(self, index: int, example: Example, prediction: Any, error: str | None, used: Any,
+            begin: float) -> EvalRow:
+        cost = {"calls": used.calls, "tokens": used.total_tokens, "latency": time.perf_counter() - begin}
+        if error is not None:
+            return EvalRow(example, None, self.owner.failure_score, error, **cost)
+        return EvalRow(example, prediction, score_prediction(self.metric, example, prediction, None, index), **cost)
+
+    def on_result(self, _i: int, row: EvalRow) -> bool:
+        totals = self.totals
+        totals["done"] += 1
+        totals["score"] += row.score
+        if row.error:
+            totals["errors"] += 1
+            if not self.first_error:
+                self.first_error.append(row.error)
+        self.progress.update(status=f"{100 * totals['score'] / totals['done']:.1f}%")
+        return totals["errors"] > self.owner.max_errors
+
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[None]:
+        self.start = time.perf_counter()
+        with phase(self.owner.label, rows=len(self.devset)) as current, track_usage() as usage:
+            self.usage = usage
+            self.progress.watch(usage)
+            try:
+                yield
             finally:
-                progress.close()
-            if totals["done"]:
-                current.set(score=round(100 * totals["score"] / totals["done"], 2))
-        if totals["errors"] > self.max_errors:
+                self.progress.close()
+            if self.totals["done"]:
+                current.set(score=round(100 * self.totals["score"] / self.totals["done"], 2))
+
+    def result(self, rows: list[EvalRow | None]) -> EvaluationResult:
+        totals = self.totals
+        if totals["errors"] > self.owner.max_errors:
             raise ErrorBudgetExceeded(
                 f"stopped after {totals['errors']} of {totals['done']} examples raised "
-                f"(max_errors={self.max_errors}); first error: {first_error[0]}"
+                f"(max_errors={self.owner.max_errors}); first error: {self.first_error[0]}"
             )
         done_rows = [r for r in rows if r is not None]
         mean = sum(r.score for r in done_rows) / len(done_rows) if done_rows else 0.0
@@ -166,8 +256,8 @@ class Evaluate:
             score=round(100 * mean, 2),
             results=done_rows,
             errors=sum(1 for r in done_rows if r.error),
-            usage=usage.to_dict(),
-            wall_time=time.perf_counter() - start,
+            usage=self.usage.to_dict(),
+            wall_time=time.perf_counter() - self.start,
         )
 
 
