@@ -25,7 +25,7 @@ from lmdsl import settings
 from lmdsl.adapters import ChatAdapter
 from lmdsl.errors import ConfigError, LoadError, PluginError
 from lmdsl.evaluate import Evaluate
-from lmdsl.evaluate.evaluate import call_program
+from lmdsl.evaluate.evaluate import call_metric, call_program
 from lmdsl.lm import LM
 from lmdsl.lm.cache import cache_dir
 from lmdsl.lm.usage import track_usage
@@ -131,7 +131,7 @@ class BootstrapFinetune(Teleprompter):
             try:
                 with tracing() as trace:
                     prediction = call_program(teacher, example)
-                    score = self.metric(example, prediction, trace)
+                    score = call_metric(self.metric, example, prediction, trace)
             except Exception:
                 return None
             return list(trace) if passes(score, self.metric_threshold) else None
