@@ -62,6 +62,7 @@ class GEPA(Teleprompter):
         skip_perfect_score: bool = True,
         perfect_score: float = 1.0,
         reflection_temperature: float = 1.0,
+        reflection_max_tokens: int = 400,
         num_threads: int | None = None,
         seed: int = 0,
     ):
@@ -75,7 +76,8 @@ class GEPA(Teleprompter):
         for key, value, low in (("max_metric_calls", max_metric_calls, 1),
                                 ("reflection_minibatch_size", reflection_minibatch_size, 1),
                                 ("max_merge_invocations", max_merge_invocations, 0),
-                                ("merge_subsample", merge_subsample, 1)):
+                                ("merge_subsample", merge_subsample, 1),
+                                ("reflection_max_tokens", reflection_max_tokens, 1)):
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
                 raise ValueError(f"gepa: {key} must be an integer >= {low}, got {value!r}")
         if isinstance(reflection_lm, str):
@@ -95,6 +97,7 @@ class GEPA(Teleprompter):
         self.skip_perfect_score = skip_perfect_score
         self.perfect_score = perfect_score
         self.reflection_temperature = reflection_temperature
+        self.reflection_max_tokens = reflection_max_tokens
         self.num_threads = num_threads
         self.seed = seed
         self.pool: list[Instructions] = []
@@ -230,7 +233,7 @@ class GEPA(Teleprompter):
 
     def _reflect(self, predictor: Any, runs: list[Rollout], iteration: int) -> str:
         reflector = lmdsl.Predict(ReflectInstruction, temperature=self.reflection_temperature,
-                                  rollout_id=f"gepa-{self.seed}-{iteration}")
+                                  rollout_id=f"gepa-{self.seed}-{iteration}", max_tokens=self.reflection_max_tokens)
         scope = lmdsl.context(lm=self.reflection_lm) if self.reflection_lm is not None else contextlib.nullcontext()
         with scope:
             try:

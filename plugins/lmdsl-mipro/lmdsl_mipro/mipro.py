@@ -72,6 +72,7 @@ class MIPROv2(Teleprompter):
         program_aware: bool = True,
         data_aware: bool = True,
         init_temperature: float = 1.0,
+        proposer_max_tokens: int = 200,
         metric_threshold: float | None = None,
         num_threads: int | None = None,
         max_errors: int = 10,
@@ -87,6 +88,7 @@ class MIPROv2(Teleprompter):
         for key, value, low in (("num_candidates", self.num_candidates, 1), ("num_trials", num_trials, 1),
                                 ("minibatch_size", minibatch_size, 1),
                                 ("minibatch_full_eval_steps", minibatch_full_eval_steps, 1),
+                                ("proposer_max_tokens", proposer_max_tokens, 1),
                                 ("max_bootstrapped_demos", max_bootstrapped_demos, 0),
                                 ("max_labeled_demos", max_labeled_demos, 0)):
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
@@ -110,6 +112,7 @@ class MIPROv2(Teleprompter):
         self.program_aware = program_aware
         self.data_aware = data_aware
         self.init_temperature = init_temperature
+        self.proposer_max_tokens = proposer_max_tokens
         self.metric_threshold = metric_threshold
         self.num_threads = num_threads
         self.max_errors = max_errors
@@ -205,7 +208,9 @@ class MIPROv2(Teleprompter):
 
     def _ask(self, signature: Any, inputs: dict[str, Any], rollout: str, field: str) -> str:
         """One proposer call; a reply that cannot be parsed or does not fit the context is skipped."""
-        proposer = lmdsl.Predict(signature, temperature=self.init_temperature, rollout_id=rollout)
+        # A small proposer rambles until max_tokens; an instruction needs a few sentences.
+        proposer = lmdsl.Predict(signature, temperature=self.init_temperature, rollout_id=rollout,
+                                 max_tokens=self.proposer_max_tokens)
         scope = lmdsl.context(lm=self.prompt_lm) if self.prompt_lm is not None else contextlib.nullcontext()
         with scope:
             try:
