@@ -14,8 +14,17 @@ from typing import Any
 
 import click
 
+from lmdsl.cli.observe import (
+    check_outputs,
+    report_option,
+    results_option,
+    trace_options,
+    write_compile_report,
+    write_evaluation_outputs,
+)
 from lmdsl.cli.options import check_options, parse_pairs
 from lmdsl.cli.pipeline import check_teachers, plan_optimizers, stage_rows
+from lmdsl.telemetry import record_phases
 
 
 class LmdslGroup(click.Group):
@@ -169,9 +178,12 @@ def _emit(data: dict[str, Any]) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Where to write the compiled program.")
 @retriever_options
 @json_option
+@report_option
+@trace_options
 def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: str | None, optimizer: str,
                 optimizer_opts: tuple[str, ...], lm: str | None, threads: int, seed: int, output: str | None,
-                retriever: str | None, retriever_opts: tuple[str, ...], as_json: bool) -> None:
+                retriever: str | None, retriever_opts: tuple[str, ...], as_json: bool,
+                report_html: str | None = None) -> None:
     """Compile TARGET (pkg.module:Program or path/file.py:Program) against a metric."""
     import time
 
@@ -179,6 +191,7 @@ def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: s
     from lmdsl.evaluate import Evaluate
     from lmdsl.lm.usage import track_usage
 
+    check_outputs(report_html)
     module, program, program_target, state = _load_target(target)
     plan = plan_optimizers(optimizer, optimizer_opts)  # one optimizer or a chain: a,b,c (see pipeline.py)
     train = _dataset(trainset, module, ("trainset",), program, "trainset")
@@ -192,7 +205,7 @@ def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: s
     check_teachers(tp, program)
     start = time.perf_counter()
     evaluate = Evaluate(val, metric_fn, num_threads=threads, max_errors=len(val) + 1, label="baseline")
-    with track_usage() as usage:
+    with track_usage() as usage, record_phases() as phases:
         baseline = evaluate(program)
         compiled = tp.compile(program, trainset=train, valset=val)
         _check_saveable(compiled, program, optimizer, program_target)
@@ -212,6 +225,10 @@ def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: s
         "output": out, "optimizer": optimizer, "valset_size": len(val),
         "report": report.to_dict() if report is not None else None,
     }
+    if report_html:
+        write_compile_report(report_html, target=target, optimizer=optimizer, options=options, baseline=baseline,
+                             final=final, program=compiled, report=report, phases=phases,
+                             trainset_size=len(train), metric=metric_fn, wall_time=wall, output=out)
     if as_json:
         _emit(result)
         return
@@ -286,16 +303,24 @@ def _table(rows: list[tuple[str, str]]) -> None:
 @threads_option
 @retriever_options
 @json_option
+@results_option
+@report_option
+@trace_options
 def evaluate_cmd(target: str, devset: str | None, metric: str | None, lm: str | None, threads: int,
-                 retriever: str | None, retriever_opts: tuple[str, ...], as_json: bool) -> None:
+                 retriever: str | None, retriever_opts: tuple[str, ...], as_json: bool,
+                 results_path: str | None = None, report_html: str | None = None) -> None:
     """Score TARGET (a program or a compiled .json) on a devset."""
     from lmdsl.evaluate import Evaluate
 
+    check_outputs(report_html, results_path)
     module, program, _, _ = _load_target(target)
     rows = _dataset(devset, module, ("devset", "valset"), program, "devset")
     metric_fn = _metric(metric, module)
     _setup(lm, threads, retriever, retriever_opts, module)
-    result = Evaluate(rows, metric_fn, num_threads=threads, max_errors=len(rows) + 1)(program)
+    with record_phases() as phases:
+        result = Evaluate(rows, metric_fn, num_threads=threads, max_errors=len(rows) + 1)(program)
+    write_evaluation_outputs(result, target=target, program=program, phases=phases, metric=metric_fn,
+                             devset=devset, report_html=report_html, results_path=results_path)
     data = {"score": result.score, "n": result.n, "errors": result.errors,
             "lm_calls": result.usage.get("lm_calls"), "wall_time": round(result.wall_time, 2)}
     if as_json:
@@ -314,6 +339,7 @@ def evaluate_cmd(target: str, devset: str | None, metric: str | None, lm: str | 
 @click.option("--input-file", type=click.Path(dir_okay=False), help="JSONL rows of inputs; one JSON result per line.")
 @lm_option
 @retriever_options
+@trace_options
 def run_cmd(target: str, input_json: str | None, input_file: str | None, lm: str | None, retriever: str | None,
             retriever_opts: tuple[str, ...]) -> None:
     """Run TARGET (a program or a compiled .json) on inputs."""

@@ -28,7 +28,7 @@ def test_compile_json_output(lmdsl_cli):
     report = data["report"]
     assert [c["name"] for c in report["candidates"]][:3] == ["zero-shot", "labeled", "bootstrap"]
     # progress, the estimate and the actual count go to stderr
-    assert "baseline [" in run.err and "[random-search] estimated about" in run.err
+    assert "baseline 4/4" in run.err and "[random-search] estimated about" in run.err
     assert "[random-search] done in" in run.err
 
 
@@ -104,7 +104,7 @@ def test_evaluate_with_files_threads_and_table(lmdsl_cli):
     assert one.json()["errors"] == 0 and one.json()["lm_calls"] == 4
     table = lmdsl_cli(f"evaluate {PROG}:Sentiment --devset {DEV}")
     assert table.out.splitlines()[0].split() == ["score", "75.0"]
-    assert "evaluate [" in table.err and "evaluate [" not in table.out
+    assert "evaluate 4/4" in table.err and "evaluate 4/4" not in table.out
 
 
 def test_compile_with_trainset_and_valset_files(lmdsl_cli):
