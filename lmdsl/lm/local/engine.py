@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,12 +45,14 @@ def generate(
     seed: int | None = None,
     grammar: str | None = None,
     n: int | None = None,
+    on_text: Callable[[str], None] | None = None,
 ) -> LocalCompletion:
     """Chat completion on the local model ``model_name`` (``smollm2`` or a GGUF path).
 
     ``n`` samples are drawn one after another (choice *i* with ``seed + i``); only the first
     evaluates the prompt, the others hit the KV cache. Usage counts the prompt once, as
-    OpenAI does for ``n > 1``.
+    OpenAI does for ``n > 1``. ``on_text`` receives the first choice's text piece by piece as
+    llama.cpp writes it (streaming; the lock is held until the reply is complete).
     """
     model = load_model(model_name)
     count = 1 if n is None else int(n)
@@ -72,6 +74,7 @@ def generate(
                 temperature=_DEFAULT_TEMPERATURE if temperature is None else float(temperature),
                 top_p=_DEFAULT_TOP_P if top_p is None else float(top_p),
                 seed=None if seed is None else int(seed) + i,
+                on_text=on_text if i == 0 else None,
             )
             choice = result["choices"][0]
             choices.append(LocalChoice(text=choice["text"], finish_reason=choice["finish_reason"] or "stop"))
@@ -142,14 +145,15 @@ def _log_softmax(np: Any, logits: Any) -> Any:
 
 
 def _sample(model: _LoadedModel, model_name: str, prompt: list[int], budget: int, stops: list[str],
-            stopping_criteria: Any, grammar: Any, **sampling: Any) -> dict[str, Any]:
+            stopping_criteria: Any, grammar: Any, on_text: Callable[[str], None] | None = None,
+            **sampling: Any) -> dict[str, Any]:
     """One completion; the caller holds ``model.lock``.
 
     ``create_completion`` with a token prompt reuses the KV cache of the longest prefix
     shared with the previous call on this instance (``Llama.generate``'s default).
     """
     try:
-        return model.llama.create_completion(
+        result = model.llama.create_completion(
             prompt=prompt,
             max_tokens=budget,
             stop=stops,
@@ -158,12 +162,29 @@ def _sample(model: _LoadedModel, model_name: str, prompt: list[int], budget: int
             top_k=40,
             min_p=0.05,
             repeat_penalty=1.0,
+            stream=on_text is not None,
             **sampling,
         )
+        return result if on_text is None else _collect_stream(result, on_text)
     except ValueError as exc:
         if "exceed context window" in str(exc):
             raise _overflow(model_name, len(prompt), model.n_ctx, budget) from exc
         raise LMError(f"local/{model_name} failed: {exc}") from exc
+
+
+def _collect_stream(chunks: Any, on_text: Callable[[str], None]) -> dict[str, Any]:
+    """Pass each streamed piece to ``on_text``; return what a non-streamed call would (one chunk per token)."""
+    parts: list[str] = []
+    finish_reason, tokens = None, 0
+    for chunk in chunks:
+        choice = chunk["choices"][0]
+        tokens += 1 if choice.get("text") or not choice.get("finish_reason") else 0  # the last chunk only ends
+        if choice.get("text"):
+            parts.append(choice["text"])
+            on_text(choice["text"])
+        finish_reason = choice.get("finish_reason") or finish_reason
+    return {"choices": [{"text": "".join(parts), "finish_reason": finish_reason}],
+            "usage": {"completion_tokens": tokens}}
 
 
 def _completion_budget(model_name: str, prompt_tokens: int, n_ctx: int, max_tokens: int | None) -> int:
