@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from lmdsl.cli.loading import file_options, is_compiled_file, load_target, program_chosen, show_file
 from lmdsl.cli.observe import (
     check_outputs,
     report_option,
@@ -23,6 +24,7 @@ from lmdsl.cli.observe import (
     write_evaluation_outputs,
 )
 from lmdsl.cli.options import check_options, parse_pairs
+from lmdsl.cli.output import check_output, fail_if_all_failed, final_path, force_option
 from lmdsl.cli.pipeline import check_teachers, plan_optimizers, stage_rows
 from lmdsl.telemetry import record_phases
 
@@ -32,6 +34,7 @@ class LmdslGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         from lmdsl.errors import DataError, LmdslError, LoadError, SignatureError
+        from lmdsl.lm.secrets import scrub
 
         try:
             return super().invoke(ctx)
@@ -48,7 +51,7 @@ class LmdslGroup(click.Group):
                 message = f"{type(exc).__name__}: {exc}"
             else:
                 message = str(exc)
-            click.echo(f"Error: {message}", err=True)
+            click.echo(f"Error: {scrub(message)}", err=True)
             if not (ctx.obj and ctx.obj.get("debug")):
                 click.echo("(run with --debug for a traceback)", err=True)
             ctx.exit(2 if usage else 1)
@@ -112,23 +115,10 @@ def _setup(lm: str | None, threads: int, retriever: str | None = None, retriever
 
 
 def _load_target(target: str) -> tuple[Any, Any, str, dict[str, Any] | None]:
-    """(module, program, program target, saved state) for a target or a compiled .json file."""
-    from lmdsl.cli.targets import instantiate_program
-    from lmdsl.program.state import read_state
-
-    if target.endswith(".json") and ":" not in target:
-        if not os.path.exists(target):
-            raise click.UsageError(f"file not found: {target}")
-        state = read_state(target)
-        program_target = state.get("program")
-        if not program_target:
-            raise click.UsageError(f"{target}: the file does not say which program it belongs to (no 'program' key)")
-        program_target = _saved_target(program_target, target)
-        module, program = instantiate_program(program_target)
-        program.load(target)
-        return module, program, program_target, state
-    module, program = instantiate_program(target)
-    return module, program, target, None
+    """(module, program, program target, saved state) for a target or a compiled .json file;
+    a compiled file never picks the code to run (see cli/loading.py)."""
+    loaded = load_target(target, lm=click.get_current_context().params.get("lm"))
+    return loaded.module, loaded.program, loaded.program_target, loaded.state
 
 
 def _dataset(path: str | None, module: Any, names: tuple[str, ...], program: Any, what: str,
@@ -166,6 +156,8 @@ def _emit(data: dict[str, Any]) -> None:
 
 @cli.command("compile")
 @click.argument("target")
+@file_options
+@force_option
 @click.option("--trainset", type=click.Path(dir_okay=False), help="JSONL/JSON rows (default: module's `trainset`).")
 @click.option("--valset", type=click.Path(dir_okay=False), help="Rows to score candidates on (default: `valset`/`devset`).")
 @click.option("--metric", help="Registered metric name or module:function (default: module's `metric`).")
@@ -193,6 +185,8 @@ def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: s
 
     check_outputs(report_html)
     module, program, program_target, state = _load_target(target)
+    output_plan = check_output(output or _default_output(target, program_target, optimizer, compiled_file=state is not None),
+                               inputs=(trainset, valset, target))
     plan = plan_optimizers(optimizer, optimizer_opts)  # one optimizer or a chain: a,b,c (see pipeline.py)
     train = _dataset(trainset, module, ("trainset",), program, "trainset")
     val = _dataset(valset, module, ("valset", "devset"), program, "valset", required=False)
@@ -207,12 +201,14 @@ def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: s
     evaluate = Evaluate(val, metric_fn, num_threads=threads, max_errors=len(val) + 1, label="baseline")
     with track_usage() as usage, record_phases() as phases:
         baseline = evaluate(program)
+        fail_if_all_failed(baseline, "baseline (nothing was compiled or written)")
         compiled = tp.compile(program, trainset=train, valset=val)
         _check_saveable(compiled, program, optimizer, program_target)
         evaluate.label = "compiled"
         final = evaluate(compiled)
+        fail_if_all_failed(final, "compiled program (not written)")
     wall = time.perf_counter() - start
-    out = output or _default_output(target, program_target, optimizer, compiled_file=state is not None)
+    out = str(final_path(output_plan, final.score))
     report = getattr(tp, "report", None)
     compiled.save(out, target=_portable(program_target, out), metadata={
         "optimizer": optimizer, "options": {k: v for k, v in options.items() if _jsonable(v)},
@@ -277,18 +273,6 @@ def _portable(target: str, out: str) -> str:
     return f"{module}:{attr}"
 
 
-def _saved_target(target: str, json_path: str) -> str:
-    """A saved file target, resolved against the compiled file's folder (or, for files written
-    relative to the working directory, against that)."""
-    module, _, attr = target.rpartition(":")
-    if not module.endswith(".py") or os.path.isabs(module):
-        return target
-    beside = os.path.join(os.path.dirname(os.path.abspath(json_path)), module)
-    if os.path.isfile(beside) or not os.path.isfile(module):
-        return f"{os.path.normpath(beside)}:{attr}"
-    return target
-
-
 def _table(rows: list[tuple[str, str]]) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
@@ -297,6 +281,7 @@ def _table(rows: list[tuple[str, str]]) -> None:
 
 @cli.command("evaluate")
 @click.argument("target")
+@file_options
 @click.option("--devset", type=click.Path(dir_okay=False), help="JSONL/JSON rows (default: module's `devset`/`valset`).")
 @click.option("--metric", help="Registered metric name or module:function.")
 @lm_option
@@ -321,6 +306,7 @@ def evaluate_cmd(target: str, devset: str | None, metric: str | None, lm: str | 
         result = Evaluate(rows, metric_fn, num_threads=threads, max_errors=len(rows) + 1)(program)
     write_evaluation_outputs(result, target=target, program=program, phases=phases, metric=metric_fn,
                              devset=devset, report_html=report_html, results_path=results_path)
+    fail_if_all_failed(result, "evaluate")
     data = {"score": result.score, "n": result.n, "errors": result.errors,
             "lm_calls": result.usage.get("lm_calls"), "wall_time": round(result.wall_time, 2)}
     if as_json:
@@ -335,6 +321,7 @@ def evaluate_cmd(target: str, devset: str | None, metric: str | None, lm: str | 
 
 @cli.command("run")
 @click.argument("target")
+@file_options
 @click.option("--input", "input_json", help="One JSON object of inputs.")
 @click.option("--input-file", type=click.Path(dir_okay=False), help="JSONL rows of inputs; one JSON result per line.")
 @lm_option
@@ -382,11 +369,15 @@ def _prediction_dict(prediction: Any) -> dict[str, Any]:
 
 @cli.command("inspect")
 @click.argument("target")
+@file_options
 def inspect_cmd(target: str) -> None:
     """Print each predictor's full prompt template with its demos."""
     from lmdsl.adapters import ChatAdapter
     from lmdsl.settings import get
 
+    if is_compiled_file(target) and not program_chosen():
+        show_file(target)  # data only: nothing the file names is imported
+        return
     _, program, program_target, state = _load_target(target)
     adapter = get("adapter") or ChatAdapter()
     if state and state.get("metadata"):

@@ -49,12 +49,12 @@ def test_the_compiled_file_remembers_its_program(lmdsl_cli):
     assert saved["metadata"]["optimizer"] == "bootstrap" and saved["metadata"]["score"] == 75.0
     assert len(saved["predictors"]["classify"]["demos"]) == 2
 
-    run = lmdsl_cli("evaluate out/s.json --json")
+    run = lmdsl_cli("evaluate out/s.json --trust-file --json")  # the user vouches for the file's program key
     assert run.code == 0, run.err
     assert run.json()["score"] == 75.0
     assert {"score", "n", "errors"} <= set(run.json()) and run.json()["n"] == 4
 
-    run = lmdsl_cli("run", "out/s.json", "--input", '{"text": "a lovely film"}')
+    run = lmdsl_cli("run", "out/s.json", "--trust-file", "--input", '{"text": "a lovely film"}')
     assert run.code == 0, run.err
     assert run.json() == {"label": "positive"}
 
@@ -62,7 +62,7 @@ def test_the_compiled_file_remembers_its_program(lmdsl_cli):
 def test_the_compiled_file_works_from_another_directory(lmdsl_cli, tmp_path):
     assert lmdsl_cli(f"compile {PROG}:Sentiment --optimizer labeled-few-shot -O k=2 -o out/s.json").code == 0
     os.chdir(tmp_path / "out")
-    run = lmdsl_cli(f"evaluate {tmp_path / 'out' / 's.json'} --devset {DEV} --json")
+    run = lmdsl_cli(f"evaluate {tmp_path / 'out' / 's.json'} --trust-file --devset {DEV} --json")
     assert run.code == 0, run.err
     assert run.json()["n"] == 4
 
@@ -70,7 +70,7 @@ def test_the_compiled_file_works_from_another_directory(lmdsl_cli, tmp_path):
 def test_the_compiled_demos_are_used(lmdsl_cli, prog_module):
     assert lmdsl_cli(f"compile {PROG}:Sentiment --optimizer labeled-few-shot -O k=2 -o s.json").code == 0
     before = len(prog_module.lm.requests)
-    assert lmdsl_cli("run", "s.json", "--input", '{"text": "fun"}').code == 0
+    assert lmdsl_cli("run", "s.json", "--program", f"{PROG}:Sentiment", "--input", '{"text": "fun"}').code == 0
     (messages,) = prog_module.lm.requests[before:]
     assert len(messages) == 2 + 2 * 2  # system, two demos, the input
 
@@ -128,7 +128,7 @@ def test_compile_seed_and_threads_do_not_change_the_result(lmdsl_cli):
 def test_inspect_prints_the_template_with_demos(lmdsl_cli):
     assert lmdsl_cli(f"compile {PROG}:Sentiment --optimizer labeled-few-shot -O k=2 -O sample=false "
                      "-o s.json").code == 0
-    run = lmdsl_cli("inspect s.json")
+    run = lmdsl_cli(f"inspect s.json --program {PROG}:Sentiment")
     assert run.code == 0, run.err
     out = run.out
     assert out.startswith("# ") and "(optimizer labeled-few-shot: 75.0 -> 75.0)" in out.splitlines()[0]
@@ -219,10 +219,10 @@ def test_compile_with_calibrate_saves_label_biases_that_run_and_inspect_use(lmds
     saved = json.loads(Path("c.json").read_text())
     assert saved["predictors"]["classify"]["label_bias"] == {"negative": 0.0, "positive": 0.0}
     assert "[calibrate] sweep 1: trainset" in run.err
-    inspected = lmdsl_cli("inspect c.json")
+    inspected = lmdsl_cli(f"inspect c.json --program {PROG}:Sentiment")
     assert "[scored, not generated: each label's log-likelihood plus its bias: negative +0.00, positive +0.00]" \
         in inspected.out
-    answered = lmdsl_cli("run c.json --input '{\"text\": \"great fun\"}'")
+    answered = lmdsl_cli(f"run c.json --program {PROG}:Sentiment --input '{{\"text\": \"great fun\"}}'")
     assert answered.code == 0, answered.err
     assert json.loads(answered.out)["label"] == "positive"
 
@@ -230,7 +230,7 @@ def test_compile_with_calibrate_saves_label_biases_that_run_and_inspect_use(lmds
 def test_a_compiled_file_can_be_compiled_again_without_being_overwritten(lmdsl_cli):
     assert lmdsl_cli(f"compile {PROG}:Sentiment --optimizer labeled-few-shot -O k=2 -o fs.json").code == 0
     before = Path("fs.json").read_text()
-    run = lmdsl_cli("compile fs.json --optimizer calibrate --json")
+    run = lmdsl_cli("compile fs.json --trust-file --optimizer calibrate --json")
     assert run.code == 0, run.err
     assert run.json()["output"] == "fs.calibrate.json" and Path("fs.json").read_text() == before
     chained = json.loads(Path("fs.calibrate.json").read_text())["predictors"]["classify"]

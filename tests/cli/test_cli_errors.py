@@ -173,8 +173,9 @@ def test_run_input_errors(lmdsl_cli):
 def test_compiled_files_that_cannot_be_used(lmdsl_cli, tmp_path):
     orphan = tmp_path / "orphan.json"
     orphan.write_text(json.dumps({"lmdsl": {"version": "0.1.0", "format": 1}, "predictors": {}}))
-    usage_error(lmdsl_cli(f"run {orphan} --input {{}}"),
-                f"{orphan}: the file does not say which program it belongs to (no 'program' key)")
+    usage_error(lmdsl_cli(f"run {orphan} --trust-file --input {{}}"),
+                f"{orphan}: the file does not say which program it belongs to (no 'program' key); "
+                "pass --program TARGET")
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     usage_error(lmdsl_cli(f"inspect {broken}"),
@@ -182,7 +183,7 @@ def test_compiled_files_that_cannot_be_used(lmdsl_cli, tmp_path):
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"lmdsl": {"version": "0.1.0", "format": 1}, "program": P,
                                  "predictors": {"generate": {"type": "Predict", "demos": []}}}))
-    run = lmdsl_cli(f"evaluate {other}")
+    run = lmdsl_cli(f"evaluate {other} --program {P}")
     assert run.code == 2 and run.out == ""
     assert run.error_line().startswith(f"Error: {other}: predictors do not match (program predictor(s) not in "
                                        "file: classify; file predictor(s) not in program: generate)")
@@ -206,17 +207,30 @@ def test_a_target_file_that_raises_on_import(lmdsl_cli, tmp_path):
     runtime_error(lmdsl_cli(f"run {bad}:X --input {{}}"), "RuntimeError: boom at import")
 
 
-def test_program_failures_are_scored_and_reported_not_fatal(lmdsl_cli, tmp_path):
+def test_some_program_failures_are_scored_and_reported_not_fatal(lmdsl_cli, tmp_path):
+    crashing = tmp_path / "crashing.py"
+    crashing.write_text(PROG.read_text() + (
+        "\n\n@program\nclass Crashing:\n    def __init__(self):\n        self.inner = Sentiment()\n\n"
+        "    def forward(self, text):\n        if 'fun' in text:\n"
+        "            raise ValueError(f'cannot read {text!r}')\n        return self.inner(text=text)\n"))
+    run = lmdsl_cli(f"evaluate {crashing}:Crashing --json")
+    assert run.code == 0, run.err
+    assert run.json()["score"] == 50.0 and run.json()["errors"] == 1
+    run = lmdsl_cli(f"evaluate {crashing}:Crashing")
+    assert run.code == 0
+    assert "first error: ValueError: cannot read 'good fun' (at " in run.err
+
+
+def test_every_row_failing_is_a_failure_not_a_score_of_zero(lmdsl_cli, tmp_path):
     crashing = tmp_path / "crashing.py"
     crashing.write_text(PROG.read_text() + (
         "\n\n@program\nclass Crashing:\n    def forward(self, text):\n"
         "        raise ValueError(f'cannot read {text!r}')\n"))
-    run = lmdsl_cli(f"evaluate {crashing}:Crashing --json")
-    assert run.code == 0, run.err
-    assert run.json()["score"] == 0.0 and run.json()["errors"] == 4
-    run = lmdsl_cli(f"evaluate {crashing}:Crashing")
-    assert run.code == 0
-    assert "first error: ValueError: cannot read 'good fun' (at " in run.err
+    for flags in ("--json", ""):
+        run = lmdsl_cli(f"evaluate {crashing}:Crashing {flags}")
+        assert run.code == 1 and run.out == ""
+        assert run.error_line().startswith("Error: evaluate: all 4 examples failed; first error: "
+                                           "ValueError: cannot read 'good fun' (at ")
 
 
 def factory(mode: Literal["fast", "slow"] = "fast", size: int | str = 1):
