@@ -2,7 +2,11 @@
 
 Keys are sha256 of (model, messages, params) with secrets and endpoints removed, so no
 key is ever written down and moving a key does not invalidate the cache. Values are JSON
-text (never pickle). A corrupt entry is dropped and recomputed, never a crash.
+text: an entry stored any other way (diskcache's pickle mode, which would run code when
+read) is refused unread. What is read is checked against the shape of a completion record;
+a damaged entry is dropped and recomputed, never served or a crash. Every way the disk
+cache stops working (directory not openable, writes failing, damaged entries) is said once
+on the ``lmdsl.cache`` logger, since a silent memory-only cache quietly breaks resuming.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 import threading
 from collections import OrderedDict
@@ -40,6 +45,48 @@ def request_key(model: str, messages: list[dict[str, Any]], params: dict[str, An
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+_log = logging.getLogger("lmdsl.cache")
+
+
+class UnsafeEntry(Exception):
+    """A disk entry that is not JSON text (reading it would unpickle it)."""
+
+
+def _json_only_disk() -> type:
+    """diskcache's Disk, minus reading pickles: ``pickle.load`` of a planted entry runs code."""
+    import diskcache
+    from diskcache.core import MODE_PICKLE
+
+    class JSONOnlyDisk(diskcache.Disk):  # type: ignore[misc]
+        def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> Any:
+            if mode == MODE_PICKLE:
+                raise UnsafeEntry("a pickled entry")
+            return super().fetch(mode, filename, value, read)
+
+    return JSONOnlyDisk
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def valid_record(value: Any) -> bool:
+    """Whether ``value`` has the shape LM stores: outputs (texts), usage, finish reasons, scores."""
+    if not isinstance(value, dict):
+        return False
+    outputs = value.get("outputs")
+    if not isinstance(outputs, list) or not all(isinstance(t, str) for t in outputs):
+        return False
+    usage = value.get("usage", {})
+    if not isinstance(usage, dict) or not all(isinstance(k, str) and _number(v) for k, v in usage.items()):
+        return False
+    reasons = value.get("finish_reasons", [])
+    if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
+        return False
+    scores = value.get("scores")
+    return scores is None or (isinstance(scores, list) and all(_number(x) for x in scores))
+
+
 class Cache:
     """Thread-safe two-level cache of JSON-able dicts."""
 
@@ -50,7 +97,12 @@ class Cache:
         self._lock = threading.Lock()
         self._disk: Any = None
         self._disk_failed = False
-        self._warned = False
+        self._warned: set[str] = set()
+
+    def _warn_once(self, kind: str, message: str, *args: Any) -> None:
+        if kind not in self._warned:
+            self._warned.add(kind)
+            _log.warning(message, *args)
 
     def _store(self) -> Any:
         if self._disk is None and self.directory is not None and not self._disk_failed:
@@ -59,10 +111,14 @@ class Cache:
                     try:
                         import diskcache
 
-                        self._disk = diskcache.Cache(str(self.directory), size_limit=2**32)
-                    except Exception:
+                        self._disk = diskcache.Cache(str(self.directory), size_limit=2**32,
+                                                     disk=_json_only_disk())
+                    except Exception as exc:
                         # An unusable cache directory degrades to memory only rather than failing calls.
                         self._disk_failed = True
+                        self._warn_once("open", "LM cache: cannot open %s (%s: %s); results stay in memory "
+                                        "only, so an interrupted run will not resume from it",
+                                        self.directory, type(exc).__name__, exc)
         return self._disk
 
     def get(self, key: str) -> dict[str, Any] | None:
@@ -76,16 +132,22 @@ class Cache:
             return None
         try:
             raw = disk.get(key)
-        except Exception:
+        except UnsafeEntry:
+            self._damaged(key, "not JSON (a pickled value, not read)")
+            return None
+        except Exception as exc:
+            self._warn_once("read", "LM cache: cannot read %s (%s: %s); recomputing",
+                            self.directory, type(exc).__name__, exc)
             return None
         if raw is None:
             return None
         try:
             value = json.loads(raw)
-            if not isinstance(value, dict) or "outputs" not in value:
-                raise ValueError("bad entry")
         except (ValueError, TypeError):
-            self._drop(key)
+            self._damaged(key, "not JSON text")
+            return None
+        if not valid_record(value):
+            self._damaged(key, "not a completion record")
             return None
         self._remember(key, value)
         return value
@@ -98,12 +160,8 @@ class Cache:
                 disk.set(key, json.dumps(value))
             except Exception as exc:
                 # A failed write costs a repeated call later, never this one; say so once.
-                if not self._warned:
-                    self._warned = True
-                    logging.getLogger("lmdsl.cache").warning(
-                        "LM cache: cannot write to %s (%s: %s); results stay in memory only",
-                        self.directory, type(exc).__name__, exc,
-                    )
+                self._warn_once("write", "LM cache: cannot write to %s (%s: %s); results stay in memory only",
+                                self.directory, type(exc).__name__, exc)
 
     def _remember(self, key: str, value: dict[str, Any]) -> None:
         with self._lock:
@@ -111,6 +169,11 @@ class Cache:
             self._memory.move_to_end(key)
             while len(self._memory) > self.memory_size:
                 self._memory.popitem(last=False)
+
+    def _damaged(self, key: str, why: str) -> None:
+        self._warn_once("damaged", "LM cache: dropped a damaged entry in %s (%s); it is recomputed "
+                        "(further damaged entries are dropped without a message)", self.directory, why)
+        self._drop(key)
 
     def _drop(self, key: str) -> None:
         with contextlib.suppress(Exception):
