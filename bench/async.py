@@ -29,7 +29,7 @@ import urllib.request
 
 import lmdsl
 from lmdsl import Example, Predict, program
-from lmdsl.testing_server import free_port
+from lmdsl.testing_server import free_port, stub_lm
 
 
 @program
@@ -93,13 +93,6 @@ def start_server(delay: float) -> tuple[subprocess.Popen, str]:
     raise SystemExit("the stub server did not start")
 
 
-def make_lm(base: str) -> lmdsl.LM:
-    try:  # the constraint mode exists once served-model support has landed; "none": no server probe
-        return lmdsl.LM("openai/stub", api_base=base, api_key="x", cache=False, constrain="none")
-    except TypeError:
-        return lmdsl.LM("openai/stub", api_base=base, api_key="x", cache=False)
-
-
 def run(mode: str, devset: list[Example], concurrency: int) -> dict:
     evaluate = lmdsl.Evaluate(devset, lambda ex, pred: bool(pred.answer), display_progress=False,
                               max_errors=len(devset))
@@ -127,7 +120,7 @@ def main() -> None:
 
     proc, base = start_server(args.delay)
     try:
-        lmdsl.configure(lm=make_lm(base))
+        lmdsl.configure(lm=stub_lm(base, cache=False))
         devset = [Example(question=f"question {i}?").with_inputs("question") for i in range(args.programs)]
         run("threads", devset[:4], 2)  # warm-up: litellm import and both client paths
         run("async", devset[:4], 2)

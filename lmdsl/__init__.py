@@ -55,6 +55,8 @@ _LAZY = {
     "plugin_manager": "lmdsl.plugins",
     "render": "lmdsl.predict.render",
     "Tool": "lmdsl.predict.tools",
+    "stream": "lmdsl.predict.streaming",
+    "StreamChunk": "lmdsl.predict.streaming",
     "Completions": "lmdsl.primitives",
     "Callback": "lmdsl.callbacks",
     "BaseCallback": "lmdsl.callbacks",

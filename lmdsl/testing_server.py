@@ -8,7 +8,7 @@ lists one model. Values: ``42`` for numbers, ``yes`` for booleans, the first cho
 ``a | b`` label list, else ``stub answer N`` (N counts requests).
 
     with serve(delay=0.05) as base_url:      # a thread with its own event loop
-        lm = lmdsl.LM("openai/stub", api_base=base_url, api_key="x")
+        lm = stub_lm(base_url)               # lmdsl.LM("openai/stub", api_base=base_url, ...)
 
     python -m lmdsl.testing_server --port 8765 --delay 0.05   # a separate process
 """
@@ -124,6 +124,16 @@ def serve(delay: float = 0.0, port: int | None = None) -> Iterator[str]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
         loop.close()
+
+
+def stub_lm(api_base: str, **kwargs: Any) -> Any:
+    """An ``LM("openai/stub")`` for this server; told not to probe it for a constraint mode."""
+    import lmdsl
+
+    try:
+        return lmdsl.LM("openai/stub", api_base=api_base, api_key="x", constrain="none", **kwargs)
+    except TypeError:  # an LM without constraint modes
+        return lmdsl.LM("openai/stub", api_base=api_base, api_key="x", **kwargs)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from lmdsl.adapters import Adapter, ChatAdapter
 from lmdsl.errors import ParseError, SignatureError, ValueParseError
 from lmdsl.lm.request import CallInfo, current_call
 from lmdsl.predict.replay import replay_async
+from lmdsl.predict.streaming import streamed_lm
 from lmdsl.primitives import Example, Prediction
 from lmdsl.primitives.backtrack import call_params, feedback_for, note_call
 from lmdsl.program import Module, lm_usage
@@ -145,7 +146,8 @@ class Predict(Module):
         adapter = self._adapter_for(lm)
         messages = adapter.format(signature, active_demos(self), inputs)
         params = {**self._params(config, lm, adapter, signature), **call_params()}
-        return _Call(callbacks.watched_lm(lm), adapter, signature, inputs, messages, params)
+        lm = callbacks.watched_lm(streamed_lm(lm, self, signature, adapter))  # both: lm itself unless in use
+        return _Call(lm, adapter, signature, inputs, messages, params)
 
     def _end(self, call: _Call, prediction: Prediction) -> Prediction:
         inputs = call.inputs

@@ -1,0 +1,149 @@
+"""Streamed LM calls: the reply's text piece by piece to ``on_text``, then the same Completion
+(cached, recorded in history and usage) that an ordinary call returns.
+
+* hosted models: ``litellm.completion(..., stream=True)`` (``acompletion`` for async);
+* the embedded model (``local/``): llama.cpp's own token stream (``engine.generate(on_text=)``);
+* a cached reply, a call with ``n > 1`` and test doubles (LMs that override ``_complete``)
+  deliver the whole text as one piece.
+
+No retries: a stream that fails half way has already shown text, so the error is raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from lmdsl.lm.cache import request_key, shared_cache
+from lmdsl.lm.lm import LM, Completion, _to_record
+
+OnText = Callable[[str], None]
+
+
+def streamed_call(lm: Any, messages: list[dict[str, Any]], overrides: dict[str, Any], on_text: OnText) -> Completion:
+    params = lm._params(overrides)
+    if not _streams(lm, params, LM._complete, "_complete"):
+        result = lm(messages, **overrides)
+        on_text(result.text)
+        return result
+    key = request_key(lm.model, messages, params) if lm.cache else None
+    hit = lm._cached(key)
+    if hit is not None:
+        lm._finish(messages, params, hit)
+        on_text(hit.text)
+        return hit
+    if lm.model.startswith("local/"):
+        result = _local(lm, messages, params, on_text)
+    else:
+        result = _hosted(lm, messages, params, on_text)
+    if key is not None:
+        shared_cache().put(key, _to_record(result))
+    return lm._finish(messages, params, result)
+
+
+async def astreamed_call(lm: Any, messages: list[dict[str, Any]], overrides: dict[str, Any],
+                         on_text: OnText) -> Completion:
+    params = lm._params(overrides)
+    if not _streams(lm, params, LM._acomplete, "_acomplete"):
+        result = await lm.acall(messages, **overrides)
+        on_text(result.text)
+        return result
+    key = request_key(lm.model, messages, params) if lm.cache else None
+    hit = lm._cached(key)
+    if hit is not None:
+        lm._finish(messages, params, hit)
+        on_text(hit.text)
+        return hit
+    if lm.model.startswith("local/"):
+        # llama.cpp generates in a worker thread (the model's lock is a thread lock); the pieces
+        # reach on_text from there, which the async stream makes thread-safe.
+        result = await asyncio.to_thread(_local, lm, messages, params, on_text)
+    else:
+        result = await _ahosted(lm, messages, params, on_text)
+    if key is not None:
+        shared_cache().put(key, _to_record(result))
+    return lm._finish(messages, params, result)
+
+
+def _streams(lm: Any, params: dict[str, Any], base: Any, name: str) -> bool:
+    """Whether this call can really stream: a real LM (not a test double) and one choice."""
+    return getattr(type(lm), name, None) is base and int(params.get("n", 1) or 1) == 1
+
+
+def _local(lm: Any, messages: list[dict[str, Any]], params: dict[str, Any], on_text: OnText) -> Completion:
+    from lmdsl.errors import LmdslError
+    from lmdsl.lm.local.engine import generate
+    from lmdsl.lm.local.provider import _generation_params
+
+    try:
+        result = generate(lm.model.split("/", 1)[1], messages, on_text=on_text,
+                          **_generation_params(lm._provider_params(params)))
+    except LmdslError:
+        raise
+    except Exception as exc:
+        raise lm._translate(exc) from exc
+    usage = {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens}
+    return Completion([c.text for c in result.choices], usage, False, lm.model,
+                      [c.finish_reason for c in result.choices])
+
+
+def _request(lm: Any, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+    from lmdsl.lm.providers import ensure_provider
+
+    ensure_provider(lm.model)
+    return {"model": lm.model, "messages": messages, "stream": True, "stream_options": {"include_usage": True},
+            **lm._provider_params(params)}
+
+
+class _Collector:
+    """Text, finish reason and usage gathered from stream chunks."""
+
+    def __init__(self, lm: Any, on_text: OnText):
+        self.lm = lm
+        self.on_text = on_text
+        self.parts: list[str] = []
+        self.finish_reason = ""
+        self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
+
+    def add(self, chunk: Any) -> None:
+        choices = getattr(chunk, "choices", None) or []
+        if choices:
+            delta = getattr(choices[0], "delta", None)
+            text = getattr(delta, "content", None) if delta is not None else None
+            if text:
+                self.parts.append(text)
+                self.on_text(text)
+            self.finish_reason = str(getattr(choices[0], "finish_reason", "") or self.finish_reason)
+        usage = getattr(chunk, "usage", None)
+        if usage is not None:
+            for key in self.usage:
+                self.usage[key] = int(getattr(usage, key, 0) or 0) or self.usage[key]
+
+    def completion(self) -> Completion:
+        return Completion(["".join(self.parts)], dict(self.usage), False, self.lm.model, [self.finish_reason])
+
+
+def _hosted(lm: Any, messages: list[dict[str, Any]], params: dict[str, Any], on_text: OnText) -> Completion:
+    from lmdsl.lm._litellm import litellm
+
+    collector = _Collector(lm, on_text)
+    try:
+        for chunk in litellm().completion(**_request(lm, messages, params)):
+            collector.add(chunk)
+    except Exception as exc:
+        raise lm._translate(exc) from exc
+    return collector.completion()
+
+
+async def _ahosted(lm: Any, messages: list[dict[str, Any]], params: dict[str, Any], on_text: OnText) -> Completion:
+    from lmdsl.lm._litellm import litellm
+
+    collector = _Collector(lm, on_text)
+    try:
+        response = await litellm().acompletion(**_request(lm, messages, params))
+        async for chunk in response:
+            collector.add(chunk)
+    except Exception as exc:
+        raise lm._translate(exc) from exc
+    return collector.completion()
