@@ -23,7 +23,7 @@ from lmdsl.cli.observe import (
     write_compile_report,
     write_evaluation_outputs,
 )
-from lmdsl.cli.options import check_options, parse_pairs
+from lmdsl.cli.options import check_options, executor_options, parse_pairs
 from lmdsl.cli.output import check_output, fail_if_all_failed, final_path, force_option
 from lmdsl.cli.pipeline import check_teachers, plan_optimizers, stage_rows
 from lmdsl.telemetry import record_phases
@@ -68,6 +68,9 @@ def cli(ctx: click.Context, debug: bool, strict: bool) -> None:
     ctx.obj["debug"] = debug
     if strict:
         os.environ["LMDSL_STRICT_PLUGINS"] = "1"
+        from lmdsl.plugins import plugin_manager
+
+        plugin_manager().strict = True  # also when the manager already exists (nothing is loaded yet)
 
 
 def lm_option(f: Any) -> Any:
@@ -166,6 +169,7 @@ def _emit(data: dict[str, Any]) -> None:
 @click.option("-O", "optimizer_opts", multiple=True, metavar="KEY=VALUE", help="Optimizer option (repeatable).")
 @lm_option
 @threads_option
+@executor_options
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Where to write the compiled program.")
 @retriever_options
@@ -286,6 +290,7 @@ def _table(rows: list[tuple[str, str]]) -> None:
 @click.option("--metric", help="Registered metric name or module:function.")
 @lm_option
 @threads_option
+@executor_options
 @retriever_options
 @json_option
 @results_option
@@ -401,9 +406,18 @@ def inspect_cmd(target: str) -> None:
 def plugins_cmd(as_json: bool) -> None:
     """List plugins: distribution, version, hooks and what each registered."""
     import lmdsl
+    from lmdsl.errors import PluginError
 
     manager = lmdsl.plugin_manager()
-    infos = manager.plugins()
+    try:
+        infos = manager.plugins()
+    except PluginError as exc:  # --strict: list every failure, then fail
+        failed = getattr(exc, "failures", None)
+        if not failed:
+            raise
+        for failure in failed:
+            click.echo(f"FAILED {failure.distribution}: {failure.error}")
+        raise click.ClickException(f"{len(failed)} plugin(s) failed to load (--strict)") from None
     data = [{"name": i.name, "distribution": i.distribution, "version": i.version, "builtin": i.builtin,
              "hooks": i.hooks, "registered": i.registered} for i in infos]
     failures = [f.__dict__ for f in manager.failures]

@@ -2,8 +2,11 @@
 
 Nothing here runs at ``import lmdsl``: entry points are scanned the first time a
 registry is consulted. A plugin that fails to import or register is reported once by
-distribution name and skipped (``LMDSL_STRICT_PLUGINS=1`` makes that fatal, and undoes
-the whole load so that the manager is as before and a retry starts afresh);
+distribution name and skipped, whatever it raised: ``SystemExit`` from a plugin calling
+``sys.exit()`` at import is contained like any error (only KeyboardInterrupt passes).
+``LMDSL_STRICT_PLUGINS=1`` makes failures fatal once every plugin has been tried, naming
+all of them, and undoes the whole load so that the manager is as before and a retry starts
+afresh;
 ``LMDSL_DISABLE_PLUGINS=a,b`` blocks plugins; ``LMDSL_TRACE_PLUGINS=1`` prints hook calls.
 """
 
@@ -43,6 +46,21 @@ class PluginFailure:
     error: str
 
 
+def _contain(exc: BaseException) -> None:
+    """Let the user's Ctrl-C through; anything else a plugin raises (SystemExit included) is
+    its failure, not the end of the process."""
+    if isinstance(exc, KeyboardInterrupt):
+        raise exc
+
+
+def _strict_error(failures: list[PluginFailure]) -> PluginError:
+    each = [f"plugin {f.distribution!r} failed: {f.error}" for f in failures]
+    message = each[0] if len(each) == 1 else f"{len(each)} plugins failed: " + "; ".join(each)
+    error = PluginError(message)
+    error.failures = list(failures)  # type: ignore[attr-defined]  # every failure, for `lmdsl plugins`
+    return error
+
+
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -74,7 +92,9 @@ class PluginManager:
         with self._lock:
             if self._loaded:
                 with self._all_or_nothing():
+                    since = len(self.failures)
                     self._activate(plugin, info)
+                    self._raise_if_strict(since)
             else:
                 self._pending.append((plugin, info))
 
@@ -114,7 +134,8 @@ class PluginManager:
             return
         try:
             self.pm.register(plugin, name=info.name)
-        except Exception as exc:  # pluggy validates hookimpl names and arguments here
+        except BaseException as exc:  # pluggy validates hookimpl names and arguments here
+            _contain(exc)
             self._fail(info, exc)
             return
         unknown = self._unknown_hooks(plugin, info.name)
@@ -136,7 +157,8 @@ class PluginManager:
             registry = self.registries[kind]
             try:
                 impl.function(register=lambda n, obj, _r=registry, _p=info.name: _r.register(n, obj, _p))
-            except Exception as exc:
+            except BaseException as exc:
+                _contain(exc)
                 for r in self.registries.values():
                     r.remove_plugin(info.name)
                 self.pm.unregister(name=info.name)
@@ -167,9 +189,12 @@ class PluginManager:
         message = "; ".join(line.strip() for line in message.splitlines() if line.strip())  # one line
         failure = PluginFailure(info.name, info.distribution, message)
         self.failures.append(failure)
-        if self.strict:
-            raise PluginError(f"plugin {info.distribution!r} failed: {message}") from exc
-        print(f"lmdsl: skipping plugin {info.distribution!r} ({message})", file=sys.stderr)
+        if not self.strict:  # strict mode raises once every plugin was tried (_raise_if_strict)
+            print(f"lmdsl: skipping plugin {info.distribution!r} ({message})", file=sys.stderr)
+
+    def _raise_if_strict(self, since: int) -> None:
+        if self.strict and len(self.failures) > since:
+            raise _strict_error(self.failures[since:])
 
     # ---- loading ----------------------------------------------------------------------
     def load(self) -> None:
@@ -178,6 +203,7 @@ class PluginManager:
             if self._loaded:
                 return
             self._loaded = True
+            since = len(self.failures)
             if self._with_builtins:
                 from lmdsl.plugins.default_plugins import BUILTINS
 
@@ -189,6 +215,7 @@ class PluginManager:
             pending, self._pending = self._pending, []
             for plugin, info in pending:
                 self._activate(plugin, info)
+            self._raise_if_strict(since)
 
     def _load_entrypoints(self) -> None:
         from importlib.metadata import entry_points
@@ -201,7 +228,8 @@ class PluginManager:
                 continue
             try:
                 plugin = ep.load()
-            except Exception as exc:
+            except BaseException as exc:  # sys.exit() at import included
+                _contain(exc)
                 self._fail(info, exc)
                 continue
             self._activate(plugin, info)
