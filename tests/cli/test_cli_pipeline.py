@@ -128,3 +128,33 @@ def test_bad_chains_and_stage_options_are_usage_errors(lmdsl_cli, args, message)
     assert run.code == 2, run.err
     assert message in run.error_line()
     assert "baseline" not in run.err
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.integration
+def test_few_shot_then_fine_tune_then_calibrate_on_the_real_model_saves_a_program_that_evaluates(lmdsl_cli, tmp_path):
+    """The whole chain on the embedded model with a 3-step LoRA: the file names the tuned GGUF by
+    path and hash, carries label biases fitted on it, and ``lmdsl evaluate`` runs it."""
+    pytest.importorskip("llama_cpp")
+    pytest.importorskip("torch")
+    lora = pytest.importorskip("lmdsl_lora")
+    plugin_manager().registry("finetuners").register("lora", lora.finetune_lora, "lmdsl-lora")
+    data = ROOT / "examples" / "data"
+    train, dev = tmp_path / "train.jsonl", tmp_path / "dev.jsonl"
+    train.write_text("".join((data / "sst2_train.jsonl").read_text().splitlines(keepends=True)[:24]))
+    dev.write_text("".join((data / "sst2_dev.jsonl").read_text().splitlines(keepends=True)[:6]))
+    run = lmdsl_cli(f"compile {ROOT / 'examples' / 'sentiment.py'}:Sentiment --lm local/smollm2 "
+                    "--optimizer labeled-few-shot,bootstrap-finetune,calibrate -O k=4 -O max_steps=3 "
+                    f"--trainset {train} --valset {dev} -o chain.json --json")
+    assert run.code == 0, run.err
+    stages = [c["name"] for c in run.json()["report"]["candidates"]]
+    assert stages == ["as given", "1. labeled-few-shot", "2. bootstrap-finetune", "3. calibrate"]
+    classify = json.loads(Path("chain.json").read_text())["predictors"]["classify"]
+    assert classify["lm"]["model"].endswith("model.gguf") and len(classify["lm"]["model_sha256"]) == 64
+    assert classify["demos"] == [] and set(classify["label_bias"]) == {"negative", "positive"}
+    evaluated = lmdsl_cli(f"evaluate chain.json --program {ROOT / 'examples' / 'sentiment.py'}:Sentiment "
+                          f"--devset {dev} --json")
+    assert evaluated.code == 0, evaluated.err
+    assert evaluated.json()["n"] == 6 and evaluated.json()["errors"] == 0
