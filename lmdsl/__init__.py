@@ -25,7 +25,7 @@ from lmdsl.hookspecs import hookimpl
 from lmdsl.lm import LM, inspect_history, track_usage
 from lmdsl.predict import ChainOfThought, Predict, TypedFunction, signature
 from lmdsl.primitives import Example, Prediction
-from lmdsl.program import Module, program, tracing
+from lmdsl.program import Module, asyncify, program, tracing
 from lmdsl.settings import configure, context
 from lmdsl.signatures import Field, History, InputField, OutputField, Signature
 
@@ -84,6 +84,6 @@ __all__ = [
     "LM", "Adapter", "AssertionFailed", "ChainOfThought", "ChatAdapter", "ConfigError", "ContextWindowExceeded",
     "DataError", "Example", "Field", "History", "InputField", "JSONAdapter", "LMError", "LmdslError", "LoadError", "Module",
     "OutputField", "ParseError", "PluginError", "Predict", "Prediction", "Signature", "SignatureError",
-    "TypedFunction", "__version__", "configure", "context", "hookimpl", "inspect_history", "program", "signature",
+    "TypedFunction", "__version__", "asyncify", "configure", "context", "hookimpl", "inspect_history", "program", "signature",
     "track_usage", "tracing", *_LAZY,
 ]

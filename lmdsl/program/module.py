@@ -98,6 +98,18 @@ class Module:
         for p in self.predictors():
             p.lm = lm
 
+    def batch(self, examples: Any, *, executor: Any = None, num_threads: int | None = None) -> Any:
+        """Run the program on many inputs (Examples with inputs marked, or dicts of inputs) with the
+        machinery Evaluate uses: ``executor="threads"|"ray"|object`` (default: the ``executor`` setting).
+
+        Returns a :class:`~lmdsl.executors.batch.BatchResult`: the predictions in input order
+        (None where a row raised) with ``.errors`` ``{index: one-line error}``.
+        """
+        # Executors sit above programs; the import is deferred like save/load's.
+        from lmdsl.executors.batch import run_batch
+
+        return run_batch(self, examples, executor=executor, num_threads=num_threads)
+
     # ---- persistence ------------------------------------------------------------------
     def save(self, path: str | Path, *, target: str | None = None, metadata: dict[str, Any] | None = None) -> Path:
         from lmdsl.program.state import save_program
@@ -177,6 +189,19 @@ def _walk_value(value: Any, path: str, seen: set[int], predictors_only: bool, pr
     elif isinstance(value, dict):
         for key, item in value.items():
             yield from _walk_value(item, f"{path}[{key!r}]", seen, predictors_only, predict_cls)
+
+
+def asyncify(program: Any) -> Any:
+    """DSPy's ``asyncify``: an async callable running ``program``. A module runs natively
+    (``acall``); any other callable runs in a worker thread, in a copy of the caller's context."""
+    if isinstance(program, Module):
+        return program.acall
+
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        ctx = contextvars.copy_context()
+        return await asyncio.to_thread(ctx.run, program, *args, **kwargs)
+
+    return run
 
 
 def program(cls: type[T]) -> type[T]:

@@ -17,6 +17,8 @@ def _jsonable(value: Any) -> Any:
         return {k: _jsonable(v) for k, v in value._asdict().items()}
     if isinstance(value, enum.Enum):
         return value.value
+    if callable(getattr(value, "to_dict", None)) and not isinstance(value, type):
+        return _jsonable(value.to_dict())  # an Example / Prediction passed on as an input (DSPy code does)
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
