@@ -11,6 +11,8 @@
     python bench/overhead.py [--calls N] [--runs R] [--imports K] [--profile]
 
 Target: < 100 us per call (DSPy measured 400-500 us on these machines) and import < 0.2 s.
+The call rows are with tracing off (the default: one settings lookup per module and LM call);
+two more rows time the same calls with OpenTelemetry spans written to a JSONL file.
 """
 
 from __future__ import annotations
@@ -44,9 +46,13 @@ print(json.dumps({"seconds": elapsed, "cpu_seconds": cpu, "entry_point_scans": l
 """.replace("import importlib", "import json, importlib", 1)
 
 
-def measure_calls(calls: int, runs: int, mode: str) -> tuple[list[float], list[float]]:
-    """(wall, CPU) microseconds per call for each run."""
+def measure_calls(calls: int, runs: int, mode: str, tracing: str | None = None) -> tuple[list[float], list[float]]:
+    """(wall, CPU) microseconds per call for each run; ``tracing``: None (off), "file" (spans to a
+    JSONL file) or "content" (the same, with prompts and replies recorded)."""
+    import tempfile
+
     import lmdsl
+    from lmdsl import telemetry
     from lmdsl.testing import ScriptedLM
 
     if mode == "string":
@@ -57,7 +63,11 @@ def measure_calls(calls: int, runs: int, mode: str) -> tuple[list[float], list[f
     predictor = lmdsl.Predict(lmdsl.signature("question, context -> answer", instructions="Answer briefly."))
     kwargs = {"question": "What is the capital of France?", "context": "Paris is the capital of France."}
     wall, cpu = [], []
-    with lmdsl.context(lm=lm):
+    folder = tempfile.TemporaryDirectory()
+    settings = {"tracing": f"{folder.name}/trace.jsonl", "trace_content": tracing == "content"} \
+        if tracing in ("file", "content") else {}
+    hooks = _unhook() if tracing == "unhooked" else []
+    with lmdsl.context(lm=lm, **settings):
         for _ in range(min(calls, 500)):  # warm-up
             predictor(**kwargs)
         for _ in range(runs):
@@ -67,7 +77,26 @@ def measure_calls(calls: int, runs: int, mode: str) -> tuple[list[float], list[f
             wall.append((time.perf_counter() - t0) / calls * 1e6)
             cpu.append((time.process_time() - c0) / calls * 1e6)
         assert predictor(**kwargs).answer == "Paris"
+    if settings:
+        telemetry.reset()  # closes the file
+    for owner, name, hooked in hooks:
+        setattr(owner, name, hooked)
+    folder.cleanup()
     return wall, cpu
+
+
+def _unhook() -> list[tuple[type, str, object]]:
+    """Take the tracing decorators off Module.__call__ and the LM's call path (the code as it was
+    before tracing existed), so that their cost with tracing off is measured side by side."""
+    from lmdsl.lm.lm import LM
+    from lmdsl.program.module import Module
+
+    hooks = []
+    for owner, name in ((Module, "__call__"), (LM, "_through_cache"), (LM, "_is_transient")):
+        hooked = owner.__dict__[name]
+        hooks.append((owner, name, hooked))
+        setattr(owner, name, hooked.__wrapped__)
+    return hooks
 
 
 def measure_import(times: int) -> list[dict]:
@@ -103,6 +132,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=7, help="timed runs (the median is reported)")
     parser.add_argument("--imports", type=int, default=7, help="fresh interpreters for the import time")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the call path")
+    parser.add_argument("--no-tracing", action="store_true", help="skip the tracing-on rows (needs lmdsl[trace])")
     args = parser.parse_args()
 
     imports = measure_import(args.imports)
@@ -115,14 +145,32 @@ def main() -> int:
     string_wall, string_cpu = measure_calls(args.calls, args.runs, "string")
     dict_wall, dict_cpu = measure_calls(args.calls, args.runs, "dict")
     overhead = statistics.median(string_cpu)
+    # hooks on (tracing off) and hooks off, alternating run by run so that drift hits both alike
+    pairs = [(measure_calls(args.calls, 1, "string"), measure_calls(args.calls, 1, "string", "unhooked"))
+             for _ in range(args.runs)]
+    hooked_cpu = [on[1][0] for on, _ in pairs]
+    unhooked_wall, unhooked_cpu = [off[0][0] for _, off in pairs], [off[1][0] for _, off in pairs]
+    traced = {}
+    if not args.no_tracing:
+        traced = {mode: measure_calls(max(200, args.calls // 4), args.runs, "string", mode)
+                  for mode in ("file", "content")}
 
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"Predict overhead per call (2 inputs, 1 output, ScriptedLM fixed reply, cache off, "
           f"median of {args.runs} x {args.calls} calls; target < {TARGET_US:.0f} us):")
-    print(f"  {overhead:.1f} us CPU, {statistics.median(string_wall):.1f} us wall "
+    print(f"  tracing off: {overhead:.1f} us CPU, {statistics.median(string_wall):.1f} us wall "
           f"(best run {min(string_wall):.1f} us wall)")
     print(f"  with ScriptedLM rendering a dict answer through the adapter: "
           f"{statistics.median(dict_cpu):.1f} us CPU, {statistics.median(dict_wall):.1f} us wall")
+    print(f"  without the tracing hooks (the call path before tracing existed): "
+          f"{statistics.median(unhooked_cpu):.1f} us CPU, {statistics.median(unhooked_wall):.1f} us wall; "
+          f"hooks with tracing off cost "
+          f"{100 * (statistics.median(hooked_cpu) / statistics.median(unhooked_cpu) - 1):+.1f}% "
+          f"(alternating runs: {statistics.median(hooked_cpu):.1f} us with hooks)")
+    for mode, (t_wall, t_cpu) in traced.items():
+        what = "spans to a JSONL file" if mode == "file" else "spans with prompts/replies to a JSONL file"
+        print(f"  tracing on ({what}): {statistics.median(t_cpu):.1f} us CPU, "
+              f"{statistics.median(t_wall):.1f} us wall ({statistics.median(t_cpu) / overhead:.1f}x off)")
     print(f"import lmdsl: {import_median * 1000:.1f} ms wall, {import_cpu * 1000:.1f} ms CPU  (median of "
           f"{args.imports} fresh interpreters; best {import_min * 1000:.1f} ms; target < {IMPORT_TARGET_S * 1000:.0f} ms)")
     print(f"  entry-point scans during import + Predict.render: {scans}; litellm imported: {litellm_imported}")

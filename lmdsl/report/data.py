@@ -99,7 +99,8 @@ def label_fields(program: Any, rows: list[Any]) -> dict[str, list[str] | None]:
                 declared.setdefault(name, [render_output_value(c) for c in choices])
     found: dict[str, list[str] | None] = {}
     golds = [_gold(row.example) for row in rows]
-    for name in sorted({k for g in golds for k in g}):
+    predicted = _predicted_keys(rows)
+    for name in sorted({k for g in golds for k in g} & predicted):  # gold fields the program answers
         values = [g[name] for g in golds if name in g]
         if name in declared:
             found[name] = declared[name]
@@ -146,27 +147,40 @@ def breakdowns(rows: list[Any], fields: dict[str, list[str] | None]) -> list[Lab
 def changed_rows(before: list[Any], after: list[Any]) -> tuple[list[ChangedRow], list[ChangedRow]]:
     """(rows whose score rose, rows whose score fell) between two evaluations of the same devset."""
     up, down = [], []
+    answered = _predicted_keys(after) | _predicted_keys(before)
     for index, (b, a) in enumerate(zip(before, after)):
         if a.score == b.score:
             continue
-        row = _changed(index, b, a)
+        row = _changed(index, b, a, answered)
         (up if a.score > b.score else down).append(row)
     return up, down
 
 
 def failed_rows(rows: list[Any], limit: int = 50) -> list[ChangedRow]:
     out = []
+    answered = _predicted_keys(rows)
     for index, row in enumerate(rows):
         if row.score < 1.0:
-            out.append(_changed(index, None, row))
+            out.append(_changed(index, None, row, answered))
         if len(out) >= limit:
             break
     return out
 
 
-def _changed(index: int, before: Any, after: Any) -> ChangedRow:
+def _predicted_keys(rows: list[Any]) -> set[str]:
+    keys: set[str] = set()
+    for row in rows:
+        if hasattr(row.prediction, "to_dict"):
+            keys.update(row.prediction.to_dict())
+    return keys
+
+
+def _changed(index: int, before: Any, after: Any, answered: set[str] | None = None) -> ChangedRow:
     example = after.example
-    return ChangedRow(index, _jsonable(example.inputs().to_dict()), _jsonable(_gold(example)),
+    gold = _gold(example)
+    if answered and answered & set(gold):  # ids, source lines and other bookkeeping fields are left out
+        gold = {k: v for k, v in gold.items() if k in answered}
+    return ChangedRow(index, _jsonable(example.inputs().to_dict()), _jsonable(gold),
                       _shown(before) if before is not None else None, _shown(after),
                       before.score if before is not None else 0.0, after.score)
 
