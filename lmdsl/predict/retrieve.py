@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import copy
 from typing import Any
 
@@ -10,6 +12,19 @@ from lmdsl.errors import ConfigError
 from lmdsl.primitives import Prediction
 from lmdsl.program import Module
 from lmdsl.program import trace as _trace
+
+
+class _Fetched:
+    """A retriever answering from results fetched ahead by :meth:`Retrieve.aforward`."""
+
+    def __init__(self, hits: dict[str, list[Any]]):
+        self.hits = hits
+
+    def __call__(self, query: str, k: int) -> list[Any]:
+        return self.hits[query]
+
+
+_prefetched: contextvars.ContextVar[_Fetched | None] = contextvars.ContextVar("lmdsl_retrieved", default=None)
 
 
 class Retrieve(Module):
@@ -46,6 +61,9 @@ class Retrieve(Module):
         return new
 
     def _retriever(self) -> Any:
+        prefetched = _prefetched.get()
+        if prefetched is not None:  # aforward fetched this call's results already
+            return prefetched
         retriever = self.retriever or settings.get("retriever")
         if retriever is None:
             raise ConfigError(
@@ -54,6 +72,21 @@ class Retrieve(Module):
                 "or --retriever bm25 -R corpus=corpus.jsonl on the CLI"
             )
         return retriever
+
+    async def aforward(self, query: str | list[str], k: int | None = None) -> Prediction:
+        """:meth:`forward` for async code. A retriever with ``async def acall(query, k)`` (a remote
+        index) is awaited, all queries at once; an in-process one such as BM25 answers inline:
+        its milliseconds of CPU work would not run faster in a thread."""
+        acall = getattr(self._retriever(), "acall", None)
+        if acall is None:
+            return self.forward(query, k)
+        queries = [query] if isinstance(query, str) else [q for q in query if q]
+        hits = await asyncio.gather(*(acall(q, k or self.k) for q in queries))
+        token = _prefetched.set(_Fetched(dict(zip(queries, hits, strict=True))))
+        try:
+            return self.forward(query, k)
+        finally:
+            _prefetched.reset(token)
 
     def forward(self, query: str | list[str], k: int | None = None) -> Prediction:
         k = k or self.k

@@ -148,3 +148,43 @@ def test_multi_chain_comparison_aforward():
 
     assert asyncio.run(main()).answer == "4"
     assert "Reasoning Attempt 2: «r2 My answer: 5»" in lm.requests[-1][-1]["content"]
+
+
+class AsyncIndex:
+    """A remote-style retriever: ``acall`` is awaited; calling it synchronously is an error."""
+
+    def __init__(self):
+        self.queries = []
+
+    def __call__(self, query, k):
+        raise AssertionError("sync retrieval used from aforward")
+
+    async def acall(self, query, k):
+        from lmdsl.retrievers import Passage
+
+        self.queries.append(query)
+        await asyncio.sleep(0)
+        return [Passage(text=f"{query} {i}", title=f"{query}-{i}", id=f"{query}-{i}", score=1.0 / (i + 1))
+                for i in range(k)]
+
+
+def test_retrieve_aforward_awaits_an_async_retriever():
+    from lmdsl.predict.retrieve import Retrieve
+
+    index = AsyncIndex()
+    retrieve = Retrieve(k=2, retriever=index)
+    with lmdsl.tracing() as trace:
+        one = asyncio.run(retrieve.acall("paris"))
+        fused = asyncio.run(retrieve.acall(["paris", "rome"]))
+    assert one.titles == ["paris-0", "paris-1"] and index.queries == ["paris", "paris", "rome"]
+    assert fused.titles[:2] == ["paris-0", "rome-0"]  # reciprocal rank fusion, as forward does
+    assert [e.inputs["query"] for e in trace] == ["paris", ["paris", "rome"]]
+
+
+def test_retrieve_aforward_runs_an_in_process_retriever_inline():
+    from lmdsl.predict.retrieve import Retrieve
+    from lmdsl.retrievers import BM25Retriever
+
+    corpus = [{"title": "Paris", "text": "Paris is in France."}, {"title": "Rome", "text": "Rome is in Italy."}]
+    retrieve = Retrieve(k=1, retriever=BM25Retriever(corpus))
+    assert asyncio.run(retrieve.acall("Italy")).titles == ["Rome"]
