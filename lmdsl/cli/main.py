@@ -24,7 +24,7 @@ from lmdsl.cli.observe import (
     write_evaluation_outputs,
 )
 from lmdsl.cli.options import check_options, parse_pairs
-from lmdsl.cli.output import check_output, fail_if_all_failed, final_path, force_option
+from lmdsl.cli.output import check_output, fail_if_all_failed, final_path, force_option, refuse_wrappers
 from lmdsl.cli.pipeline import check_teachers, plan_optimizers, stage_rows
 from lmdsl.telemetry import record_phases
 
@@ -183,6 +183,7 @@ def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: s
     import time
 
     import lmdsl
+    from lmdsl.errors import ConfigError
     from lmdsl.evaluate import Evaluate
     from lmdsl.lm.usage import track_usage
 
@@ -191,6 +192,7 @@ def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: s
     output_plan = check_output(output or _default_output(target, program_target, optimizer, compiled_file=state is not None),
                                inputs=(trainset, valset, target))
     plan = plan_optimizers(optimizer, optimizer_opts)  # one optimizer or a chain: a,b,c (see pipeline.py)
+    refuse_wrappers(plan.stages, program_target)
     train = _dataset(trainset, module, ("trainset",), program, "trainset")
     val = _dataset(valset, module, ("valset", "devset"), program, "valset", required=False)
     if val is None:
@@ -198,7 +200,10 @@ def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: s
         val = train
     metric_fn = _metric(metric, module)
     _setup(lm, threads, retriever, retriever_opts, module)
-    tp, options = plan.build({"metric": metric_fn, "num_threads": threads, "seed": seed})
+    try:  # impossible settings (num_candidate_programs=-3) are usage errors, found before any LM call
+        tp, options = plan.build({"metric": metric_fn, "num_threads": threads, "seed": seed})
+    except (ConfigError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from None
     check_teachers(tp, program)
     start = time.perf_counter()
     evaluate = Evaluate(val, metric_fn, num_threads=threads, max_errors=len(val) + 1, label="baseline")

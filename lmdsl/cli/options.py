@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections.abc
 import inspect
 import json
 import types
@@ -58,6 +59,14 @@ def _coerce(key: str, value: Any, hint: Any, what: str) -> Any:
     if value is None and (type(None) in args or hint is Any):
         return None  # -O stop_at_score=null for an Optional option
     for tp in candidates:
+        if _is_callable(tp):
+            if callable(value):
+                return value
+            if isinstance(value, str) and key == "metric":  # -O metric=f1 or -O metric=pkg.mod:function
+                from lmdsl.cli.targets import resolve_metric
+
+                return resolve_metric(value)
+            continue
         if typing.get_origin(tp) is typing.Literal:
             if value in typing.get_args(tp):
                 return value
@@ -76,7 +85,13 @@ def _coerce(key: str, value: Any, hint: Any, what: str) -> Any:
     raise click.UsageError(f"{what} option {key}={json.dumps(value)}: expected {names}")
 
 
+def _is_callable(tp: Any) -> bool:
+    return tp is collections.abc.Callable or typing.get_origin(tp) is collections.abc.Callable
+
+
 def _type_name(tp: Any) -> str:
+    if _is_callable(tp):
+        return "a function"
     if typing.get_origin(tp) is typing.Literal:
         return " or ".join(json.dumps(v) for v in typing.get_args(tp))
     return getattr(tp, "__name__", str(tp))

@@ -98,3 +98,14 @@ def _scrubbed(text: str) -> str:
     from lmdsl.lm.secrets import scrub
 
     return scrub(text)
+
+
+def refuse_wrappers(stages: list[Any], target: str) -> None:
+    """An optimizer whose result wraps the program (KNN, Ensemble) cannot be saved as a compiled
+    .json: say so before the baseline, not after a whole compile."""
+    wrappers = [s.name for s in stages if getattr(s.factory, "wraps_program", False)]
+    if wrappers:
+        raise click.UsageError(
+            f"optimizer {wrappers[0]!r} returns a new program wrapping {target}, which a compiled .json "
+            f"cannot hold; use it from Python (optimizer.compile(program, ...))"
+        )

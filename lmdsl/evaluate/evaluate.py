@@ -263,12 +263,16 @@ class _Run:
 
 def score_prediction(metric: Metric, example: Example, prediction: Any, trace: Any, index: int | None = None) -> float:
     """``float(metric(...))``; a metric that raises (or returns a non-number) becomes one MetricError line."""
+    name = getattr(metric, "__name__", type(metric).__name__)
+    where = f" on devset row {index}" if index is not None else ""
     try:
-        return float(call_metric(metric, example, prediction, trace))
+        score = float(call_metric(metric, example, prediction, trace))
     except Exception as exc:
-        name = getattr(metric, "__name__", type(metric).__name__)
-        where = f" on devset row {index}" if index is not None else ""
         raise MetricError(f"metric {name} raised {describe_error(exc)}{where} ({_short(example)})") from exc
+    if score != score or score in (float("inf"), float("-inf")):  # NaN would average into every score
+        raise MetricError(f"metric {name} returned {score}{where} ({_short(example)}); a metric must return a "
+                          "finite number")
+    return score
 
 
 def call_metric(metric: Metric, example: Example, prediction: Any, trace: Any = None) -> Any:

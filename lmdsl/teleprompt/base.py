@@ -60,6 +60,9 @@ class Teleprompter:
 
     name = "teleprompter"
     verbose = True
+    # True when compile() returns a new program wrapping the given one (KNN, Ensemble): a
+    # compiled .json holds one program's predictors, so the CLI refuses these before compiling.
+    wraps_program = False
 
     def __init__(self) -> None:
         self.report: CompileReport | None = None
@@ -109,6 +112,28 @@ def _as_phase(compile_fn: Callable[..., Any]) -> Callable[..., Any]:
             return compile_fn(self, program, *args, **kwargs)
 
     return compile
+
+
+def check_settings(who: str, *, counts: dict[str, tuple[Any, int]] | None = None,
+                   numbers: dict[str, Any] | None = None) -> None:
+    """Refuse impossible constructor settings at once, naming the optimizer and the option
+    (a negative ``num_candidate_programs`` used to print "estimated about -12 LM calls").
+
+    ``counts``: name -> (value, minimum) for whole numbers, ``None`` allowed when the default is;
+    ``numbers``: name -> value for numbers that must be finite (``None`` allowed).
+    """
+    import math
+
+    for name, (value, minimum) in (counts or {}).items():
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise ConfigError(f"{who}: {name} must be a whole number >= {minimum}, got {value!r}")
+    for name, value in (numbers or {}).items():
+        if value is None:
+            continue
+        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+            raise ConfigError(f"{who}: {name} must be a finite number, got {value!r}")
 
 
 def check_trainset(trainset: Sequence[Example], who: str) -> list[Example]:

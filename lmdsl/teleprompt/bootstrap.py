@@ -18,7 +18,7 @@ from lmdsl.lm.usage import track_usage
 from lmdsl.primitives import Example
 from lmdsl.program.demos import excluding
 from lmdsl.program.trace import tracing
-from lmdsl.teleprompt.base import MetricFn, Teleprompter, check_trainset, passes
+from lmdsl.teleprompt.base import MetricFn, Teleprompter, check_settings, check_trainset, passes
 from lmdsl.teleprompt.labeled import LabeledFewShot
 from lmdsl.utils.parallel import parallel_map
 from lmdsl.utils.progress import Progress
@@ -45,6 +45,10 @@ class BootstrapFewShot(Teleprompter):
         seed: int = 0,
     ):
         super().__init__()
+        check_settings(self.name, counts={
+            "max_bootstrapped_demos": (max_bootstrapped_demos, 0), "max_labeled_demos": (max_labeled_demos, 0),
+            "max_rounds": (max_rounds, 1), "max_errors": (max_errors, 0), "num_threads": (num_threads, 1),
+        }, numbers={"metric_threshold": metric_threshold})
         self.metric = metric
         self.metric_threshold = metric_threshold
         self.max_bootstrapped_demos = max_bootstrapped_demos

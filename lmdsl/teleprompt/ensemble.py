@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from lmdsl.program import Module
-from lmdsl.teleprompt.base import Teleprompter
+from lmdsl.teleprompt.base import Teleprompter, check_settings
 
 
 class EnsembleProgram(Module):
@@ -29,10 +29,12 @@ class Ensemble(Teleprompter):
     """``Ensemble(programs, reduce=majority).compile()`` or ``Ensemble(reduce=...).compile(programs)``."""
 
     name = "ensemble"
+    wraps_program = True
 
     def __init__(self, programs: Sequence[Any] | None = None, *, reduce: Callable[[list[Any]], Any] | None = None,
                  size: int | None = None, seed: int = 0):
         super().__init__()
+        check_settings(self.name, counts={"size": (size, 1)})
         if reduce is None:
             from lmdsl.predict.aggregation import majority
 

@@ -49,6 +49,7 @@ class KNNProgram(Module):
 
 class KNNFewShot(Teleprompter):
     name = "knn"
+    wraps_program = True
 
     def __init__(self, k: int = 3, trainset: Sequence[Example] | None = None, *, metric: MetricFn | None = None,
                  bootstrap: bool = False, num_threads: int | None = None, seed: int = 0):

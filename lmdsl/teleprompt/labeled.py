@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lmdsl.primitives import Example
-from lmdsl.teleprompt.base import Teleprompter, check_trainset
+from lmdsl.teleprompt.base import Teleprompter, check_settings, check_trainset
 
 
 class LabeledFewShot(Teleprompter):
@@ -15,6 +15,7 @@ class LabeledFewShot(Teleprompter):
 
     def __init__(self, k: int = 16, *, seed: int = 0, sample: bool = True):
         super().__init__()
+        check_settings(self.name, counts={"k": (k, 0)})
         self.k = k
         self.seed = seed
         self.sample = sample

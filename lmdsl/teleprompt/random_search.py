@@ -17,7 +17,7 @@ from lmdsl.evaluate import Evaluate
 from lmdsl.lm.usage import track_usage
 from lmdsl.primitives import Example
 from lmdsl.program.backtracking import counting
-from lmdsl.teleprompt.base import Candidate, MetricFn, Teleprompter, check_trainset
+from lmdsl.teleprompt.base import Candidate, MetricFn, Teleprompter, check_settings, check_trainset
 from lmdsl.teleprompt.bootstrap import BootstrapFewShot
 from lmdsl.teleprompt.labeled import LabeledFewShot
 
@@ -41,6 +41,11 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
         seed: int = 0,
     ):
         super().__init__()
+        check_settings(self.name, counts={
+            "num_candidate_programs": (num_candidate_programs, 0), "max_bootstrapped_demos": (max_bootstrapped_demos, 0),
+            "max_labeled_demos": (max_labeled_demos, 0), "max_rounds": (max_rounds, 1), "max_errors": (max_errors, 0),
+            "num_threads": (num_threads, 1),
+        }, numbers={"metric_threshold": metric_threshold, "stop_at_score": stop_at_score})
         self.metric = metric
         self.num_candidate_programs = num_candidate_programs
         self.max_bootstrapped_demos = max_bootstrapped_demos

@@ -189,10 +189,10 @@ def test_compiled_files_that_cannot_be_used(lmdsl_cli, tmp_path):
                                        "file: classify; file predictor(s) not in program: generate)")
 
 
-def test_a_wrapper_optimizer_is_refused_before_saving(lmdsl_cli):
-    runtime_error(lmdsl_cli(f"compile {P} --optimizer knn -O k=2"),
-                  f"optimizer 'knn' returns a KNNProgram wrapping the program, which a compiled .json for {P} "
-                  "cannot hold; use it from Python (optimizer.compile(program, ...))")
+def test_a_wrapper_optimizer_is_refused_before_compiling(lmdsl_cli):
+    usage_error(lmdsl_cli(f"compile {P} --optimizer knn -O k=2"),
+                f"optimizer 'knn' returns a new program wrapping {P}, which a compiled .json cannot hold; "
+                "use it from Python (optimizer.compile(program, ...))")
     assert not Path("Sentiment.compiled.json").exists()
 
 
