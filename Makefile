@@ -13,9 +13,9 @@ BIN    := $(VENV)/bin
 # defaults), or use e.g. -DGGML_METAL=ON on macOS / -DGGML_CUDA=ON with a GPU.
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF
 
-PLUGINS := plugins/lmdsl-copro plugins/lmdsl-sqlite-fts plugins/lmdsl-mipro plugins/lmdsl-gepa
+PLUGINS := plugins/lmdsl-copro plugins/lmdsl-sqlite-fts plugins/lmdsl-mipro plugins/lmdsl-gepa plugins/lmdsl-qdrant
 
-# The LoRA finetuner plugin needs torch (CPU). On these machines torch==2.13.0 (CPU build)
+# The offline embedder (the embeddings extra) and the LoRA finetuner plugin need torch (CPU). On these machines torch==2.13.0 (CPU build)
 # comes from local disk; elsewhere use e.g. TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cpu",
 # or WITH_LORA=0 to skip the plugin and its tests.
 WITH_LORA  ?= 1
@@ -33,6 +33,8 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] \
 		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 		|| echo "note: chromium not installed (no apt-get or not root): the report's browser test will skip"; }
+	# torch first, so that sentence-transformers (the embeddings extra) never makes pip pick another build.
+	$(BIN)/pip install --quiet $(TORCH_SPEC) && $(BIN)/pip install --quiet -e '.[embeddings]'
 	for p in $(PLUGINS); do $(BIN)/pip install --quiet -e $$p || exit 1; done
 	if [ "$(WITH_LORA)" = 1 ]; then $(BIN)/pip install --quiet $(TORCH_SPEC) && $(BIN)/pip install --quiet -e plugins/lmdsl-lora; fi
 	npm ci --prefix lmdsl/sandbox --no-audit --no-fund --loglevel=error   # Pyodide: ProgramOfThought's sandbox

@@ -46,3 +46,10 @@ def lmdsl_register_metrics(register: Register) -> None:
 @hookspec
 def lmdsl_register_finetuners(register: Register) -> None:
     """Register finetuners: ``finetuner(dataset, base_model, **options) -> model name for lmdsl.LM``."""
+
+
+@hookspec
+def lmdsl_register_embedders(register: Register) -> None:
+    """Register embedding backends: ``register(prefix, factory)``; ``lmdsl.Embedder("prefix/name", **options)``
+    calls ``factory("name", **options)`` and uses the object's ``embed(texts) -> array``. Prefixes nobody
+    registers go to litellm."""

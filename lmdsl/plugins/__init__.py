@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lmdsl.embeddings import providers as _embedding_providers
 from lmdsl.lm import providers as _providers
 from lmdsl.plugins.manager import PluginManager, plugin_manager, set_plugin_manager
 
@@ -35,6 +36,13 @@ def _lm_installers() -> dict[str, Any]:
 
 
 _providers.set_discovery(_lm_installers)
+
+
+def _embedder_factories() -> dict[str, Any]:
+    return plugin_manager().registry("embedders").as_dict()
+
+
+_embedding_providers.set_discovery(_embedder_factories)
 
 __all__ = [
     "PluginManager", "get_finetuner", "get_metric", "get_module", "get_retriever", "get_teleprompter",

@@ -13,9 +13,10 @@ KINDS = {
     "lms": "lmdsl_register_lms",
     "metrics": "lmdsl_register_metrics",
     "finetuners": "lmdsl_register_finetuners",
+    "embedders": "lmdsl_register_embedders",
 }
 SINGULAR = {"modules": "module", "retrievers": "retriever", "teleprompters": "optimizer", "lms": "LM provider",
-            "metrics": "metric", "finetuners": "finetuner"}
+            "metrics": "metric", "finetuners": "finetuner", "embedders": "embedder"}
 
 
 class Registry:

@@ -12,6 +12,7 @@ from lmdsl.errors import ConfigError
 from lmdsl.primitives import Prediction
 from lmdsl.program import Module
 from lmdsl.program import trace as _trace
+from lmdsl.retrievers.fusion import RRF_K, dedupe, reciprocal_rank_fusion
 
 
 class _Fetched:
@@ -41,9 +42,8 @@ class Retrieve(Module):
     fused scores. A single query keeps the retriever's own order, top ``k`` and scores.
     """
 
-    #: The constant of reciprocal rank fusion (Cormack et al., 2009): damps the weight of the
-    #: very top ranks so that one list's first hit does not outweigh agreement between lists.
-    RRF_K = 60
+    #: The constant of reciprocal rank fusion (see :mod:`lmdsl.retrievers.fusion`).
+    RRF_K = RRF_K
 
     def __init__(self, k: int = 3, *, retriever: Any = None, with_titles: bool = True):
         if not isinstance(k, int) or k < 1:
@@ -97,10 +97,10 @@ class Retrieve(Module):
         batch = getattr(retriever, "batch", None)
         results = batch(queries, k) if batch is not None and len(queries) > 1 else [retriever(q, k) for q in queries]
         if len(queries) == 1:
-            passages = _dedupe(results[0])[:k]
+            passages = dedupe(results[0])[:k]
             scores = [p.score for p in passages]
         else:
-            passages, scores = _fuse(results, self.RRF_K)
+            passages, scores = reciprocal_rank_fusion(results, rrf_k=self.RRF_K)
         prediction = Prediction(
             passages=[p.long_text if self.with_titles else p.text for p in passages],
             titles=[p.title for p in passages],
@@ -109,32 +109,3 @@ class Retrieve(Module):
         )
         _trace.record(self, {"query": query, "k": k}, prediction)
         return prediction
-
-
-def _key(passage: Any) -> str:
-    return passage.id or passage.title or passage.text
-
-
-def _dedupe(hits: list[Any]) -> list[Any]:
-    """One result list in its own order, each passage once (its first, best-ranked, occurrence)."""
-    seen: dict[str, Any] = {}
-    for p in hits:
-        seen.setdefault(_key(p), p)
-    return list(seen.values())
-
-
-def _fuse(results: list[list[Any]], rrf_k: int) -> tuple[list[Any], list[float]]:
-    """Reciprocal rank fusion of several result lists: passages best first, and their fused scores."""
-    lists = [_dedupe(hits) for hits in results]
-    passages: dict[str, Any] = {}
-    fused: dict[str, float] = {}
-    # Rank-major order (every list's first hit, then every second hit, ...): the stable sort
-    # below then breaks ties by best rank, then by query order.
-    for rank in range(max((len(hits) for hits in lists), default=0)):
-        for hits in lists:
-            if rank < len(hits):
-                key = _key(hits[rank])
-                passages.setdefault(key, hits[rank])
-                fused[key] = fused.get(key, 0.0) + 1.0 / (rrf_k + rank + 1)
-    order = sorted(passages, key=lambda key: -round(fused[key], 12))  # equal rank sets tie exactly
-    return [passages[key] for key in order], [fused[key] for key in order]

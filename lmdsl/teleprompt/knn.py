@@ -1,4 +1,9 @@
-"""`KNNFewShot`: each input gets the demos of its k nearest training examples (BM25).
+"""`KNNFewShot`: each input gets the demos of its k nearest training examples.
+
+Nearest by BM25 over the inputs' words by default, or by cosine similarity of embeddings
+with ``vectorizer=`` (an :class:`lmdsl.Embedder`, a model name such as
+``"local/all-minilm-l6-v2"``, or any object with ``embed(texts)``), which finds neighbours
+that mean the same thing in other words.
 
 Unlike DSPy, nothing is bootstrapped per query: with ``bootstrap=True`` the teacher runs
 once over the trainset at compile time and each neighbour contributes its successful
@@ -52,9 +57,10 @@ class KNNFewShot(Teleprompter):
     wraps_program = True
 
     def __init__(self, k: int = 3, trainset: Sequence[Example] | None = None, *, metric: MetricFn | None = None,
-                 bootstrap: bool = False, num_threads: int | None = None, seed: int = 0):
+                 bootstrap: bool = False, num_threads: int | None = None, seed: int = 0, vectorizer: Any = None):
         super().__init__()
         self.k = k
+        self.vectorizer = vectorizer
         self.trainset = list(trainset or [])
         self.metric = metric
         self.bootstrap = bootstrap
@@ -63,8 +69,6 @@ class KNNFewShot(Teleprompter):
 
     def compile(self, program: Any, *, trainset: Sequence[Example] | None = None,
                 valset: Sequence[Example] | None = None) -> KNNProgram:
-        from lmdsl.retrievers.bm25 import BM25Retriever
-
         rows = check_trainset(trainset or self.trainset, self.name)
         if self.bootstrap and self.metric is None:
             raise ValueError("KNNFewShot(bootstrap=True) needs a metric")
@@ -76,10 +80,18 @@ class KNNFewShot(Teleprompter):
         with track_usage() as usage:
             if self.bootstrap:
                 demo_sets = self._bootstrapped(program, rows, paths)
-        corpus = [{"id": str(i), "text": _query_text(r.to_dict(), keys)} for i, r in enumerate(rows)]
-        index = BM25Retriever(corpus, k=self.k)
+        index = self._index([_query_text(r.to_dict(), keys) for r in rows])
         self._finish(start, usage)
         return KNNProgram(student, index, demo_sets, keys, self.k)
+
+    def _index(self, texts: list[str]) -> Any:
+        if self.vectorizer is None:
+            from lmdsl.retrievers.bm25 import BM25Retriever
+
+            return BM25Retriever([{"id": str(i), "text": t} for i, t in enumerate(texts)], k=self.k)
+        from lmdsl.embeddings import DenseIndex, as_embedder
+
+        return DenseIndex(as_embedder(self.vectorizer), texts, k=self.k)
 
     def _bootstrapped(self, program: Any, rows: list[Example], paths: list[str]) -> list[dict[str, list[Example]]]:
         from lmdsl.teleprompt.bootstrap import BootstrapFewShot

@@ -1,5 +1,5 @@
 """lmdsl's own features, registered through the same hooks a third-party plugin uses."""
 
-from lmdsl.plugins.default_plugins import lms, metrics, modules, retrievers, teleprompters
+from lmdsl.plugins.default_plugins import embedders, lms, metrics, modules, retrievers, teleprompters
 
-BUILTINS = (modules, retrievers, teleprompters, lms, metrics)
+BUILTINS = (modules, retrievers, teleprompters, lms, metrics, embedders)
