@@ -47,6 +47,7 @@ _LAZY = {
     "Suggest": "lmdsl.assertions",
     "Sandbox": "lmdsl.sandbox",
     "Passage": "lmdsl.retrievers",
+    "Embedder": "lmdsl.embeddings",
     "get_teleprompter": "lmdsl.plugins",
     "get_retriever": "lmdsl.plugins",
     "get_module": "lmdsl.plugins",

@@ -207,3 +207,7 @@ def test_missing_sentence_transformers_gives_the_install_hint(monkeypatch):
 def test_unknown_local_model_names_the_choices(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown local embedder .*local/all-minilm-l6-v2"):
         Embedder(f"local/{tmp_path}/nothing-here")
+
+
+def test_exported_at_top_level():
+    assert lmdsl.Embedder is Embedder
