@@ -47,13 +47,13 @@ install: $(VENV)/.installed
 # calibrated on the 140 dev questions no optimizer saw.
 demo: install
 	$(BIN)/lmdsl compile examples/trec.py:QuestionType -O num_candidate_programs=3 -O max_labeled_demos=6 -O max_bootstrapped_demos=6 -o QuestionType.compiled.json
-	$(BIN)/lmdsl compile QuestionType.compiled.json --optimizer calibrate -o QuestionType.calibrated.json
+	$(BIN)/lmdsl compile QuestionType.compiled.json --trust-file --optimizer calibrate -o QuestionType.calibrated.json
 	@echo "--- held-out dev questions, zero-shot:"
 	$(BIN)/lmdsl evaluate examples/trec.py:QuestionType
 	@echo "--- held-out dev questions, few-shot compiled:"
-	$(BIN)/lmdsl evaluate QuestionType.compiled.json
+	$(BIN)/lmdsl evaluate QuestionType.compiled.json --trust-file
 	@echo "--- held-out dev questions, few-shot compiled + calibrated:"
-	$(BIN)/lmdsl evaluate QuestionType.calibrated.json
+	$(BIN)/lmdsl evaluate QuestionType.calibrated.json --trust-file
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -1,7 +1,7 @@
 """Multi-hop question answering on HotPotQA (the seed's MultiHopQA / "simplified Baleen").
 
     lmdsl compile examples/multihop.py:MultiHop --optimizer bootstrap
-    lmdsl evaluate MultiHop.compiled.json
+    lmdsl evaluate MultiHop.compiled.json --trust-file
 
 HotPotQA questions need two paragraphs, and the second is often named only in the first
 ("the band who released *Tinted Windows*" -> the band's page). So each hop writes a search

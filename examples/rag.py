@@ -1,8 +1,8 @@
 """Retrieval-augmented question answering on HotPotQA: retrieve passages, then answer.
 
     lmdsl compile examples/rag.py:RAG --optimizer bootstrap        # demos from the model's own right answers
-    lmdsl evaluate RAG.compiled.json --devset examples/data/hotpotqa_dev.jsonl
-    lmdsl run RAG.compiled.json --input '{"question": "Which magazine is about video games, Red Herring or GameFan?"}'
+    lmdsl evaluate RAG.compiled.json --trust-file --devset examples/data/hotpotqa_dev.jsonl
+    lmdsl run RAG.compiled.json --trust-file --input '{"question": "Which magazine is about video games, Red Herring or GameFan?"}'
 
 The module-level ``retriever`` (BM25 over ``examples/data/hotpotqa_corpus.jsonl``) is what the
 CLI configures when ``--retriever`` is not given; ``--retriever sqlite-fts -R corpus=...``

@@ -5,7 +5,7 @@
     lmdsl compile examples/sentiment.py:Sentiment --optimizer calibrate -o calibrated.json  # 3.
     lmdsl compile examples/sentiment.py:Sentiment --optimizer bootstrap-finetune -O epochs=2 \
           --trainset examples/data/sst2_train.jsonl -o finetuned.json      # 4. needs plugins/lmdsl-lora
-    lmdsl evaluate calibrated.json        # each on the 140 dev sentences no optimizer saw
+    lmdsl evaluate calibrated.json --trust-file        # each on the 140 dev sentences no optimizer saw
 
 1. zero-shot: the typed signature alone; the grammar makes every reply a valid label, but the
    135M model says "negative" to three sentences in four.

@@ -2,8 +2,8 @@
 
     lmdsl compile examples/trec.py:QuestionType -O num_candidate_programs=3 -O max_labeled_demos=6 \
           -O max_bootstrapped_demos=6 -o QuestionType.compiled.json
-    lmdsl compile QuestionType.compiled.json --optimizer calibrate -o QuestionType.calibrated.json
-    lmdsl evaluate QuestionType.calibrated.json      # on the 140 dev questions no optimizer saw
+    lmdsl compile QuestionType.compiled.json --trust-file --optimizer calibrate -o QuestionType.calibrated.json
+    lmdsl evaluate QuestionType.calibrated.json --trust-file      # on the 140 dev questions no optimizer saw
 
 A harder task for a 135M model than sentiment: six labels, and the zero-shot model leans
 on one or two of them. Demos picked by the optimizer show it what each class means; then
