@@ -142,7 +142,8 @@ def test_compiled_rag_save_load_and_run_from_the_cli(rag, world, world_retriever
         rag.RAG(k=2).load(tmp_path / "missing.json")
 
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(cli, ["run", str(path), "--input", json.dumps({"question": "Who wrote Amber Vale?"})])
+    result = CliRunner().invoke(cli, ["run", str(path), "--trust-file",  # the file names its wrapper program
+                                      "--input", json.dumps({"question": "Who wrote Amber Vale?"})])
     assert result.exit_code == 0, result.output
     row = json.loads(result.stdout.strip().splitlines()[-1])
     assert row["answer"] == "Corin Halloway"

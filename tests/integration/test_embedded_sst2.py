@@ -58,7 +58,7 @@ def test_compile_from_the_cli_picks_a_candidate_at_least_as_good_as_zero_shot(tm
     assert data["score"] == max(c["score"] for c in data["report"]["candidates"])
     saved = json.loads(out.read_text())
     assert saved["metadata"]["score"] == data["score"]
-    evaluated = CliRunner().invoke(cli, ["evaluate", str(out), "--devset", str(tmp_path / "val.jsonl"), "--json",
+    evaluated = CliRunner().invoke(cli, ["evaluate", str(out), "--trust-file", "--devset", str(tmp_path / "val.jsonl"), "--json",
                                          "--lm", "local/smollm2"])
     assert evaluated.exit_code == 0, evaluated.output
     assert json.loads(evaluated.stdout.strip().splitlines()[-1])["score"] == data["score"]
