@@ -139,8 +139,8 @@ def main() -> None:
     peak = {m: max(r["peak_threads"] for r in rows if r["mode"] == m) for m in ("threads", "async")}
     ideal = args.programs / args.concurrency * 2 * args.delay
     print(f"\n{args.programs} programs x 2 LM calls, {args.delay * 1000:.0f} ms server delay, concurrency "
-          f"{args.concurrency}, {os.cpu_count()} CPUs; threads in this process when idle: {idle}; "
-          f"ideal wall time {ideal:.2f} s")
+          f"{args.concurrency}, {os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f}); threads in this "
+          f"process when idle: {idle}; ideal wall time {ideal:.2f} s")
     print("| mode | wall time (median) | peak OS threads |")
     print("|---|---|---|")
     for m in ("threads", "async"):
