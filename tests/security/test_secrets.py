@@ -128,3 +128,19 @@ def test_auth_failures_are_recognised_by_status_and_kind():
         status_code = 403
 
     assert is_auth_failure(Forbidden("nope")) and not is_auth_failure(TimeoutError("slow"))
+
+
+def test_evaluate_error_rows_hold_no_key(monkeypatch, no_sleep):
+    import lmdsl
+    from lmdsl import Example, Predict
+    from lmdsl.evaluate import Evaluate, exact_match
+
+    def echo_key(**kwargs):
+        raise litellm().AuthenticationError(f"bad key {kwargs['api_key']}", llm_provider="openai", model="m")
+
+    monkeypatch.setattr(litellm(), "completion", echo_key)
+    lmdsl.configure(lm=LM("openai/gpt-4o-mini", api_key=KEY, cache=False))
+    rows = [Example(question="q", answer="a").with_inputs("question")]
+    result = Evaluate(rows, exact_match, display_progress=False)(Predict("question -> answer"))
+    assert result.errors == 1 and "authentication failed" in result.results[0].error
+    assert KEY not in result.results[0].error
