@@ -190,7 +190,7 @@ def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: s
     check_outputs(report_html)
     module, program, program_target, state = _load_target(target)
     output_plan = check_output(output or _default_output(target, program_target, optimizer, compiled_file=state is not None),
-                               inputs=(trainset, valset, target))
+                               inputs=(trainset, valset))  # the input compiled file may be improved in place
     plan = plan_optimizers(optimizer, optimizer_opts)  # one optimizer or a chain: a,b,c (see pipeline.py)
     refuse_wrappers(plan.stages, program_target)
     train = _dataset(trainset, module, ("trainset",), program, "trainset")

@@ -139,3 +139,13 @@ def test_a_missing_key_fails_the_run_at_once(lmdsl_cli, monkeypatch):
     assert run.code == 1 and run.out == ""
     assert "all 4 examples failed" in run.error_line()
     assert "authentication failed: not retried; check the API key" in run.error_line()
+
+
+def test_a_compiled_file_may_be_improved_in_place_but_not_made_worse(lmdsl_cli, monkeypatch, prog_module):
+    assert lmdsl_cli(f"compile {P} --optimizer labeled-few-shot -O k=1 -o s.json").code == 0
+    run = lmdsl_cli(f"compile s.json --program {P} --optimizer labeled-few-shot -O k=2 -o s.json --json")
+    assert run.code == 0, run.err
+    assert run.json()["output"] == "s.json"
+    monkeypatch.setattr(prog_module, "lm", ScriptedLM(lambda inputs: {"label": "negative"}))
+    worse = lmdsl_cli(f"compile s.json --program {P} --optimizer labeled-few-shot -O k=2 -o s.json --json")
+    assert worse.json()["output"] == "s.2.json"
