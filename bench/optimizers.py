@@ -134,13 +134,13 @@ def main() -> None:
     lmdsl.configure(lm=lmdsl.LM("local/smollm2"), display_progress=False)
     results = []
     for task in args.tasks.split(","):
-        results += run(task, args.candidates, args.held_out, args.max_tokens)
+        rows = run(task, args.candidates, args.held_out, args.max_tokens)
+        describe_search(rows)  # as soon as a task is done: what the proposer wrote
+        results += rows
     print(f"\n{'task':<10} {'optimizer':<34} {'held-out':>8} {'LM calls':>8} {'metric calls':>12} {'wall s':>7}")
     for r in results:
         print(f"{r['task']:<10} {r['optimizer']:<34} {r['held_out']:>8.1f} {r['lm_calls']:>8} "
               f"{r['metric_calls']:>12} {r['wall_s']:>7.1f}")
-    print()
-    describe_search(results)
     if args.json:
         keep = ("task", "optimizer", "held_out", "lm_calls", "estimated", "metric_calls", "wall_s")
         Path(args.json).write_text(json.dumps([{k: r.get(k) for k in keep} for r in results], indent=1))
