@@ -4,6 +4,7 @@
     python bench/hotpotqa.py baseline --program rag         # zero-shot answer EM/F1, recall, LM calls, time
     python bench/hotpotqa.py compile  --program rag         # BootstrapFewShot on the trainset; saves the program
     python bench/hotpotqa.py compiled --program rag         # the saved program on the same dev questions
+    python bench/hotpotqa.py baseline --program rag --retriever hybrid   # any registered retriever instead of bm25
 
 (and the same with ``--program multihop``; ``-k 2`` keeps its prompts inside the embedded
 model's 2,048-token window; ``--teacher-answer-demos FILE`` bootstraps MultiHop with a
@@ -55,6 +56,15 @@ def _configure(args: argparse.Namespace, retriever: Any) -> Any:
     lm = lmdsl.LM(args.lm)
     lmdsl.configure(lm=lm, retriever=retriever, display_progress=not args.quiet, num_threads=1)
     return lm
+
+
+def _retriever(module: Any, args: argparse.Namespace) -> Any:
+    """The example's BM25 retriever, or ``--retriever NAME`` (e.g. ``hybrid``, ``qdrant``) over the same corpus."""
+    if args.retriever is None:
+        return module.make_retriever()
+    import lmdsl
+
+    return lmdsl.get_retriever(args.retriever, corpus=str(module.CORPUS))
 
 
 def _program(module: Any, args: argparse.Namespace) -> Any:
@@ -151,7 +161,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def stage_retrieval(args: argparse.Namespace) -> dict[str, Any]:
     rag = _example("rag")
     start = time.perf_counter()
-    retriever = rag.make_retriever()
+    retriever = _retriever(rag, args)
     built = time.perf_counter() - start
     devset = rag.devset[: args.dev] if args.dev else rag.devset
     out: dict[str, Any] = {"n": len(devset), "index_status": retriever.index_status, "index_s": round(built, 2)}
@@ -168,7 +178,7 @@ def stage_retrieval(args: argparse.Namespace) -> dict[str, Any]:
 
 def stage_eval(args: argparse.Namespace, compiled: bool) -> dict[str, Any]:
     module = _example(args.program)
-    retriever = module.make_retriever()
+    retriever = _retriever(module, args)
     _configure(args, retriever)
     program = _program(module, args)
     demos: dict[str, int] = {}
@@ -189,7 +199,7 @@ def stage_compile(args: argparse.Namespace) -> dict[str, Any]:
     from lmdsl.teleprompt.bootstrap import BootstrapFewShot
 
     module = _example(args.program)
-    retriever = module.make_retriever()
+    retriever = _retriever(module, args)
     _configure(args, retriever)
     trainset = module.load_hotpotqa("train", limit=args.train)  # the module keeps 20; the file has 100
     teacher = _teacher(module, args)
@@ -258,6 +268,8 @@ def main() -> None:
     parser.add_argument("--labeled", type=int, default=2, help="max demos per predictor in all (labeled fill the rest)")
     parser.add_argument("--teacher-answer-demos", metavar="FILE",
                         help="compile: teach with a program whose answerer shows FILE's bootstrapped answer demos")
+    parser.add_argument("--retriever", help="a registered retriever over the HotPotQA corpus (default: the "
+                        "examples' bm25; e.g. hybrid, qdrant, sqlite-fts)")
     parser.add_argument("-k", type=int, default=3, help="passages per retrieval (per hop for multihop)")
     parser.add_argument("--artifact", help="compiled program file (default /tmp/lmdsl-bench-<program>.json)")
     parser.add_argument("--cache-dir", help="LM/index cache directory (default: a fresh temporary one)")
@@ -277,7 +289,8 @@ def main() -> None:
     else:
         key, result = f"{args.program}/{args.stage}", stage_eval(args, compiled=args.stage == "compiled")
     result["settings"] = {
-        k: getattr(args, k) for k in ("lm", "dev", "train", "demos", "labeled", "k", "teacher_answer_demos")
+        k: getattr(args, k)
+        for k in ("lm", "dev", "train", "demos", "labeled", "k", "teacher_answer_demos", "retriever")
     }
 
     out = Path(args.out)
