@@ -53,3 +53,9 @@ def lmdsl_register_embedders(register: Register) -> None:
     """Register embedding backends: ``register(prefix, factory)``; ``lmdsl.Embedder("prefix/name", **options)``
     calls ``factory("name", **options)`` and uses the object's ``embed(texts) -> array``. Prefixes nobody
     registers go to litellm."""
+
+
+@hookspec
+def lmdsl_register_executors(register: Register) -> None:
+    """Register executors: ``factory(**options) -> Executor`` (see :mod:`lmdsl.executors`), chosen by name with
+    ``Evaluate(..., executor=NAME)``, ``lmdsl.configure(executor=NAME)`` or ``lmdsl evaluate|compile --executor NAME``."""

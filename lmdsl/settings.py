@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "num_threads": 1,
     "display_progress": True,
     "history_size": 200,
+    "executor": "threads",  # a registered executor name or an Executor object (lmdsl/executors)
     "tracing": None,  # None: $LMDSL_TRACE; else a target (see lmdsl.telemetry); False: off
     "trace_content": False,  # record prompts, replies, inputs and outputs in spans (opt-in)
     # True: a program's Prediction carries get_lm_usage() -> {model: tokens} (DSPy's switch).

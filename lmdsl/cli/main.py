@@ -23,7 +23,7 @@ from lmdsl.cli.observe import (
     write_compile_report,
     write_evaluation_outputs,
 )
-from lmdsl.cli.options import check_options, parse_pairs
+from lmdsl.cli.options import check_options, executor_options, parse_pairs
 from lmdsl.cli.output import check_output, fail_if_all_failed, final_path, force_option, refuse_wrappers
 from lmdsl.cli.pipeline import check_teachers, plan_optimizers, stage_rows
 from lmdsl.telemetry import record_phases
@@ -169,6 +169,7 @@ def _emit(data: dict[str, Any]) -> None:
 @click.option("-O", "optimizer_opts", multiple=True, metavar="KEY=VALUE", help="Optimizer option (repeatable).")
 @lm_option
 @threads_option
+@executor_options
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Where to write the compiled program.")
 @retriever_options
@@ -294,6 +295,7 @@ def _table(rows: list[tuple[str, str]]) -> None:
 @click.option("--metric", help="Registered metric name or module:function.")
 @lm_option
 @threads_option
+@executor_options
 @retriever_options
 @json_option
 @results_option

@@ -95,3 +95,50 @@ def _type_name(tp: Any) -> str:
     if typing.get_origin(tp) is typing.Literal:
         return " or ".join(json.dumps(v) for v in typing.get_args(tp))
     return getattr(tp, "__name__", str(tp))
+
+
+def executor_options(f: Any) -> Any:
+    """``--executor NAME [--ray-address ADDR] [--replicas N]``: where a command's program runs.
+
+    The chosen executor becomes the ``executor`` setting for the whole command, so the
+    baseline, every optimizer pass and the final score all run there."""
+    import functools
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, executor: str | None = None, ray_address: str | None = None,
+                replicas: int | None = None, **kwargs: Any) -> Any:
+        import lmdsl
+
+        chosen = build_executor(executor, ray_address, replicas)
+        if chosen is not None:
+            lmdsl.configure(executor=chosen)
+        return f(*args, **kwargs)
+
+    wrapper = click.option("--replicas", type=click.IntRange(1, 1024), default=None,
+                           help="Ray: replicas (actors), each with its own model (default: one per CPU).")(wrapper)
+    wrapper = click.option("--ray-address", metavar="auto|HOST:PORT",
+                           help="Ray: the cluster to use (default: start a local one sized to this machine).")(wrapper)
+    return click.option("--executor", metavar="NAME",
+                        help="Where programs run: threads (default), ray, or a plugin's executor.")(wrapper)
+
+
+def build_executor(name: str | None, ray_address: str | None, replicas: int | None) -> Any:
+    """The executor the flags describe (None: keep the setting's)."""
+    from lmdsl.errors import PluginError
+
+    ray_flags = [flag for flag, value in (("--ray-address", ray_address), ("--replicas", replicas)) if value]
+    if name is None:
+        if ray_flags:
+            raise click.UsageError(f"{' and '.join(ray_flags)} need --executor ray")
+        return None
+    import lmdsl
+
+    try:
+        factory = lmdsl.plugin_manager().registry("executors").get(name)
+    except PluginError as exc:
+        raise click.UsageError(str(exc)) from None
+    if name != "ray":
+        if ray_flags:
+            raise click.UsageError(f"{' and '.join(ray_flags)} apply to --executor ray, not {name!r}")
+        return factory()
+    return factory(address=ray_address, replicas=replicas)

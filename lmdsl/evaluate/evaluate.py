@@ -8,7 +8,6 @@ import contextvars
 import functools
 import inspect
 import time
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +15,10 @@ from typing import Any
 
 from lmdsl import settings
 from lmdsl.errors import ConfigError, ErrorBudgetExceeded, LmdslError
+from lmdsl.executors import Executor, Job, Outcome, call_program, describe_error, run_program
 from lmdsl.lm.usage import track_usage
 from lmdsl.primitives import Example
 from lmdsl.telemetry import phase
-from lmdsl.utils.parallel import parallel_map
 from lmdsl.utils.progress import Progress
 
 Metric = Callable[..., Any]
@@ -78,10 +77,8 @@ class EvaluationResult:
         return write_results(self, path)
 
 
-def call_program(program: Any, example: Example) -> Any:
-    if example.input_keys is None:
-        raise ValueError(f"example has no inputs marked (use .with_inputs(...)): {example!r}")
-    return program(**example.inputs().to_dict())
+__all__ = ["EvalRow", "Evaluate", "EvaluationResult", "MetricError", "acall_program", "call_metric", "call_program",
+           "describe_error", "score_prediction"]
 
 
 async def acall_program(program: Any, example: Example) -> Any:
@@ -105,6 +102,10 @@ class Evaluate:
     than ``max_errors`` examples have raised, evaluation stops with ErrorBudgetExceeded.
     A metric that raises stops evaluation at once with :class:`MetricError` (scoring every
     remaining example 0 would hide the bug behind a plausible-looking score).
+
+    ``executor`` says where the rows run: ``"threads"`` (``num_threads`` threads here),
+    ``"ray"`` (replicas on a Ray cluster; the metric runs here as results stream back), an
+    executor object, or None for the ``executor`` setting (see lmdsl/executors).
     """
 
     def __init__(
@@ -117,6 +118,7 @@ class Evaluate:
         max_errors: int = 10,
         failure_score: float = 0.0,
         label: str = "evaluate",
+        executor: str | Executor | None = None,
     ):
         self.devset = list(devset)
         self.metric = metric
@@ -125,9 +127,11 @@ class Evaluate:
         self.max_errors = max_errors
         self.failure_score = failure_score
         self.label = label
+        self.executor = executor
 
     def __call__(self, program: Any, *, metric: Metric | None = None, devset: Sequence[Example] | None = None,
-                 num_threads: int | None = None, max_concurrency: int | None = None) -> EvaluationResult:
+                 num_threads: int | None = None, max_concurrency: int | None = None,
+                 executor: str | Executor | None = None) -> EvaluationResult:
         """Score ``program`` on the devset in ``num_threads`` threads. With ``max_concurrency`` (or an
         ``async def`` program) rows run as asyncio tasks instead: see :meth:`acall`."""
         if max_concurrency is not None or inspect.iscoroutinefunction(program):
@@ -141,18 +145,12 @@ class Evaluate:
         run = _Run(self, metric, devset)
         threads = num_threads or self.num_threads or int(settings.get("num_threads"))
 
-        def run_one(item: tuple[int, Example]) -> EvalRow:
-            index, example = item
-            begin = time.perf_counter()
-            with track_usage() as used:
-                try:
-                    prediction, error = call_program(program, example), None
-                except Exception as exc:
-                    prediction, error = None, describe_error(exc)
-            return run.row(index, example, prediction, error, used, begin)
+        def finish(index: int, outcome: Outcome) -> EvalRow:  # in a worker thread, or on the Ray driver
+            return run.row(index, run.devset[index], outcome)
 
         with run.scope():
-            rows = parallel_map(run_one, enumerate(run.devset), num_threads=threads, on_result=run.on_result)
+            rows = run_program(program, run.devset, Job(), finish=finish, on_result=run.on_result,
+                               num_threads=threads, executor=executor or self.executor)
         return run.result(rows)
 
     async def acall(self, program: Any, *, metric: Metric | None = None, devset: Sequence[Example] | None = None,
@@ -175,10 +173,11 @@ class Evaluate:
                 begin = time.perf_counter()
                 with track_usage() as used:
                     try:
-                        prediction, error = await acall_program(program, example), None
+                        outcome = Outcome(await acall_program(program, example))
                     except Exception as exc:
-                        prediction, error = None, describe_error(exc)
-                rows[index] = run.row(index, example, prediction, error, used, begin)
+                        outcome = Outcome(error=describe_error(exc))
+                outcome.usage, outcome.latency = used.to_dict(), time.perf_counter() - begin
+                rows[index] = run.row(index, example, outcome)
                 if run.on_result(index, rows[index]):
                     stop.set()
 
@@ -212,11 +211,11 @@ class _Run:
         self.usage: Any = None
         self.start = time.perf_counter()
 
-    def row(self, index: int, example: Example, prediction: Any, error: str | None, used: Any,
-            begin: float) -> EvalRow:
-        cost = {"calls": used.calls, "tokens": used.total_tokens, "latency": time.perf_counter() - begin}
-        if error is not None:
-            return EvalRow(example, None, self.owner.failure_score, error, **cost)
+    def row(self, index: int, example: Example, outcome: Outcome) -> EvalRow:
+        cost = {"calls": outcome.calls, "tokens": outcome.tokens, "latency": outcome.latency}
+        if outcome.error is not None:
+            return EvalRow(example, None, self.owner.failure_score, outcome.error, **cost)
+        prediction = outcome.prediction
         return EvalRow(example, prediction, score_prediction(self.metric, example, prediction, None, index), **cost)
 
     def on_result(self, _i: int, row: EvalRow) -> bool:
@@ -304,8 +303,3 @@ def _short(value: Any, limit: int = 160) -> str:
     text = " ".join(repr(value).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
-
-def describe_error(exc: BaseException) -> str:
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
-    return f"{type(exc).__name__}: {exc}{where}"

@@ -13,10 +13,12 @@ KINDS = {
     "lms": "lmdsl_register_lms",
     "metrics": "lmdsl_register_metrics",
     "finetuners": "lmdsl_register_finetuners",
+    "executors": "lmdsl_register_executors",
     "embedders": "lmdsl_register_embedders",
 }
 SINGULAR = {"modules": "module", "retrievers": "retriever", "teleprompters": "optimizer", "lms": "LM provider",
-            "metrics": "metric", "finetuners": "finetuner", "embedders": "embedder"}
+            "metrics": "metric", "finetuners": "finetuner", "embedders": "embedder",
+            "executors": "executor"}
 
 
 class Registry:

@@ -12,18 +12,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from lmdsl import settings
-from lmdsl.errors import AssertionFailed, ConfigError
-from lmdsl.evaluate.evaluate import call_program, describe_error, score_prediction
+from lmdsl.errors import ConfigError
+from lmdsl.evaluate.evaluate import score_prediction
+from lmdsl.executors import Job, Outcome, parallel_width, run_program
 from lmdsl.lm.usage import track_usage
 from lmdsl.primitives import Example
-from lmdsl.program.demos import excluding
-from lmdsl.program.trace import tracing
 from lmdsl.teleprompt.base import MetricFn, Teleprompter, check_settings, check_trainset, passes
 from lmdsl.teleprompt.labeled import LabeledFewShot
-from lmdsl.utils.parallel import parallel_map
 from lmdsl.utils.progress import Progress
 
-# _run_one's outcome for a run whose lmdsl.Assert still failed after backtracking.
+# _judge's outcome for a run whose lmdsl.Assert still failed after backtracking.
 # (Runs that backtracked and then passed leave only their final attempt in the trace.)
 _ASSERTION_FAILED: Any = object()
 
@@ -108,14 +106,13 @@ class BootstrapFewShot(Teleprompter):
                                 enabled=bool(settings.get("display_progress")))
             # Runs go in batches so that results are taken in trainset order (deterministic)
             # while threads work, and bootstrapping stops once enough demos are found.
-            batch = max(1, threads)
+            batch = max(1, parallel_width(threads))
             for offset in range(0, len(todo), batch):
                 if len(used) >= self.max_bootstrapped_demos:
                     break
                 chunk = todo[offset : offset + batch]
-                outcomes = parallel_map(
-                    lambda i, t=round_teacher: self._run_one(t, rows[i]), chunk, num_threads=threads
-                )
+                outcomes = run_program(round_teacher, [rows[i] for i in chunk], Job(trace=True, exclude_self=True),
+                                       finish=lambda k, o, c=chunk: self._judge(rows[c[k]], o), num_threads=threads)
                 for i, outcome in zip(chunk, outcomes):
                     progress.update()
                     self.stats["attempted"] += 1
@@ -162,20 +159,17 @@ class BootstrapFewShot(Teleprompter):
                 predictor.lm = predictor.lm.copy(temperature=1.0, rollout_id=round_idx)
         return rollout
 
-    def _run_one(self, teacher: Any, example: Example) -> Any:
+    def _judge(self, example: Example, outcome: Outcome) -> Any:
         """The trace of a passing run, None for a failing run, or the error of a run that raised.
 
         A metric that raises is a bug in the metric, not a failed run: MetricError propagates.
         """
-        with tracing() as trace, excluding(example):
-            try:
-                prediction = call_program(teacher, example)
-            except AssertionFailed:
-                return _ASSERTION_FAILED
-            except Exception as exc:
-                return describe_error(exc)
-            score = score_prediction(self.metric, example, prediction, trace)
-        return list(trace) if passes(score, self.metric_threshold) else None
+        if outcome.assertion_failed:
+            return _ASSERTION_FAILED
+        if outcome.error is not None:
+            return outcome.error
+        score = score_prediction(self.metric, example, outcome.prediction, outcome.trace)
+        return outcome.trace if passes(score, self.metric_threshold) else None
 
     def _assign(self, student: Any, demos: dict[str, list[Example]], rows: list[Example], used: set[int]) -> None:
         rng = random.Random(self.seed)

@@ -113,7 +113,9 @@ class Calibrate(Teleprompter):
     def _sweep(self, student: Any, targets: dict[str, Any], rows: list[Example], best: float) -> tuple[float, bool]:
         """One pass of coordinate ascent over every label but each predictor's first (only
         differences between biases matter, so the first stays 0)."""
-        quiet = Evaluate(rows, self.metric, num_threads=1, display_progress=False, max_errors=len(rows) + 1)
+        # The search replays the first pass's answers from memory: it stays in this process.
+        quiet = Evaluate(rows, self.metric, num_threads=1, display_progress=False, max_errors=len(rows) + 1,
+                         executor="threads")
         changed = False
         grid = self.grid()
         for p in targets.values():

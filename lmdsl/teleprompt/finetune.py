@@ -25,16 +25,15 @@ from lmdsl import settings
 from lmdsl.adapters import ChatAdapter
 from lmdsl.errors import ConfigError, LoadError, PluginError
 from lmdsl.evaluate import Evaluate
-from lmdsl.evaluate.evaluate import call_metric, call_program
+from lmdsl.evaluate.evaluate import call_metric
+from lmdsl.executors import Job, Outcome, run_program
 from lmdsl.lm import LM
 from lmdsl.lm.cache import cache_dir
 from lmdsl.lm.usage import track_usage
 from lmdsl.primitives import Example
 from lmdsl.program.state import read_state
-from lmdsl.program.trace import tracing
 from lmdsl.teleprompt.balance import BalanceMode, balance_mode, rebalance
 from lmdsl.teleprompt.base import Candidate, MetricFn, Teleprompter, check_trainset, passes
-from lmdsl.utils.parallel import parallel_map
 from lmdsl.utils.progress import Progress
 from lmdsl.values.introspect import label_choices
 
@@ -127,19 +126,19 @@ class BootstrapFinetune(Teleprompter):
         threads = self.num_threads or int(settings.get("num_threads"))
         progress = Progress(len(rows), f"{self.name} traces", enabled=bool(settings.get("display_progress")))
 
-        def run(example: Example) -> list[Any] | None:
+        def judge(index: int, outcome: Outcome) -> list[Any] | None:
+            if outcome.error is not None:
+                return None
             try:
-                with tracing() as trace:
-                    prediction = call_program(teacher, example)
-                    score = call_metric(self.metric, example, prediction, trace)
+                score = call_metric(self.metric, rows[index], outcome.prediction, outcome.trace)
             except Exception:
                 return None
-            return list(trace) if passes(score, self.metric_threshold) else None
+            return outcome.trace if passes(score, self.metric_threshold) else None
 
         def on_result(_i: int, _r: Any) -> None:
             progress.update()
 
-        traces = parallel_map(run, rows, num_threads=threads, on_result=on_result)
+        traces = run_program(teacher, rows, Job(trace=True), finish=judge, on_result=on_result, num_threads=threads)
         progress.close()
         kept = self._balanced([t for t in traces if t])
         for trace in kept:

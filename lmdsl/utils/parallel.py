@@ -24,8 +24,13 @@ def parallel_map(
 ) -> list[R | None]:
     """Apply ``fn`` to every item; results in input order.
 
-    ``on_result(index, result)`` runs in the caller's thread as results arrive; returning
-    True stops the run (remaining tasks are cancelled). Ctrl-C cancels pending work.
+    ``on_result(index, result)`` runs in the caller's thread, in input order, as results
+    arrive (a finished row waits for the rows before it, so what a caller sees, such as an
+    error budget running out, does not depend on thread timing); returning True stops the
+    run (remaining tasks are cancelled). Ctrl-C cancels pending work.
+
+    This is the ``threads`` executor's engine (lmdsl/executors/threads.py); code that runs
+    a program over examples goes through :func:`lmdsl.executors.run_program` instead.
     """
     items = list(items)
     results: list[R | None] = [None] * len(items)
@@ -41,15 +46,20 @@ def parallel_map(
     try:
         futures = {pool.submit(parent.copy().run, fn, item): i for i, item in enumerate(items)}
         pending = set(futures)
+        finished: set[int] = set()
+        delivered = 0  # on_result has seen every index below this one
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in sorted(done, key=lambda f: futures[f]):
                 i = futures[fut]
                 results[i] = fut.result()
-                if on_result and on_result(i, results[i]):  # type: ignore[arg-type]
+                finished.add(i)
+            while delivered in finished:
+                if on_result and on_result(delivered, results[delivered]):  # type: ignore[arg-type]
                     for p in pending:
                         p.cancel()
                     return results
+                delivered += 1
         return results
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

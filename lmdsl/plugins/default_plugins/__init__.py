@@ -1,5 +1,13 @@
 """lmdsl's own features, registered through the same hooks a third-party plugin uses."""
 
-from lmdsl.plugins.default_plugins import embedders, lms, metrics, modules, retrievers, teleprompters
+from lmdsl.plugins.default_plugins import (
+    embedders,
+    executors,
+    lms,
+    metrics,
+    modules,
+    retrievers,
+    teleprompters,
+)
 
-BUILTINS = (modules, retrievers, teleprompters, lms, metrics, embedders)
+BUILTINS = (executors, modules, retrievers, teleprompters, lms, metrics, embedders)
