@@ -43,6 +43,9 @@ _KEY_SHAPES = re.compile(
     r"|\bhf_[A-Za-z0-9]{20,}"  # Hugging Face tokens
     r"|(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"  # user:password@ in a URL
 )
+# Every key shape above starts with one of these: texts without any skip the regex (which,
+# starting with \b, would otherwise be tried at every position of every history entry).
+_SHAPE_MARKERS = ("Bearer", "Basic", "sk-", "AKIA", "AIza", "hf_", "@")
 # Shorter values would redact ordinary words (``api_key="x"`` for a local server is common).
 MIN_SECRET_LENGTH = 8
 
@@ -105,10 +108,25 @@ def secret_values(params: Mapping[str, Any] | None = None) -> list[str]:
     for name, value in (params or {}).items():
         if name not in GENERATION_PARAMS and _CREDENTIAL_NAME.search(name):
             found.update(_strings(value))
-    for name, value in os.environ.items():
-        if _SECRET_ENV.search(name):
-            found.add(value)
+    found.update(_env_secrets())
     return sorted((s for s in found if len(s) >= MIN_SECRET_LENGTH), key=len, reverse=True)
+
+
+_env_cache: tuple[int, frozenset[str]] | None = None
+
+
+def _env_secrets() -> frozenset[str]:
+    """Values of key-like environment variables, recomputed only when the environment changed
+    (this runs for every LM call's history entry)."""
+    global _env_cache
+    data = getattr(os.environ, "_data", None)
+    stamp = hash(frozenset(data.items())) if isinstance(data, dict) else None
+    if stamp is not None and _env_cache is not None and _env_cache[0] == stamp:
+        return _env_cache[1]
+    values = frozenset(v for k, v in os.environ.items() if _SECRET_ENV.search(k))
+    if stamp is not None:
+        _env_cache = (stamp, values)
+    return values
 
 
 def scrub(text: str, params: Mapping[str, Any] | None = None, *, secrets: Iterable[str] | None = None) -> str:
@@ -116,7 +134,9 @@ def scrub(text: str, params: Mapping[str, Any] | None = None, *, secrets: Iterab
     for secret in secret_values(params) if secrets is None else secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
-    return _KEY_SHAPES.sub(REDACTED, text)
+    if any(marker in text for marker in _SHAPE_MARKERS):
+        text = _KEY_SHAPES.sub(REDACTED, text)
+    return text
 
 
 def scrub_value(value: Any, secrets: list[str]) -> Any:
