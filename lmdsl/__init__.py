@@ -48,6 +48,8 @@ _LAZY = {
     "Sandbox": "lmdsl.sandbox",
     "Passage": "lmdsl.retrievers",
     "Embedder": "lmdsl.embeddings",
+    "RayExecutor": "lmdsl.executors",
+    "ThreadsExecutor": "lmdsl.executors",
     "get_teleprompter": "lmdsl.plugins",
     "get_retriever": "lmdsl.plugins",
     "get_module": "lmdsl.plugins",

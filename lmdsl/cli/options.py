@@ -115,7 +115,7 @@ def executor_options(f: Any) -> Any:
         return f(*args, **kwargs)
 
     wrapper = click.option("--replicas", type=click.IntRange(1, 1024), default=None,
-                           help="Ray: replicas (actors), each with its own model (default: one per CPU).")(wrapper)
+                           help="Ray: replicas (actors), each with its own model (default: one per free CPU).")(wrapper)
     wrapper = click.option("--ray-address", metavar="auto|HOST:PORT",
                            help="Ray: the cluster to use (default: start a local one sized to this machine).")(wrapper)
     return click.option("--executor", metavar="NAME",

@@ -66,8 +66,14 @@ def answer(inputs: dict[str, Any]) -> dict[str, Any]:
     return {"label": "positive" if "good" in text else "negative", "note": f"about {text.split()[0]}"}
 
 
+def leaning_scores(inputs: dict[str, Any], replies: list[str]) -> list[float]:
+    """Label scores that lean to "negative": a +1 bias on "positive" or more puts good texts right."""
+    good = "good" in str(inputs.get("text", ""))
+    return [(-1.5 if good else -3.0) if "positive" in reply else -1.0 for reply in replies]
+
+
 # The LMs replicas find by name here: uncached (every run computes) and cached (resume tests).
-lm = ScriptedLM(answer)
+lm = ScriptedLM(answer, scorer=leaning_scores)
 cached_lm = ScriptedLM(answer, cache=True)
 
 

@@ -49,6 +49,18 @@ def test_bootstrapping_finds_the_same_demos_through_traces_sent_by_path(replicas
     assert compile_with(replicas) == compile_with("threads")
 
 
+def test_calibrate_fits_the_same_biases_on_ray(replicas, mood_lm):
+    def fit(executor):
+        with lmdsl.context(executor=executor):
+            tp = lmdsl.Calibrate(rp.metric, max_bias=2.0, step=0.5, sweeps=1)
+            program = tp.compile(rp.Mood(), trainset=rp.rows(12))
+        return program.classify.label_bias, [c.details for c in tp.report.candidates]
+
+    on_ray, threads = fit(replicas), fit("threads")
+    assert on_ray == threads and on_ray[0]["positive"] >= 0.5
+    assert threads[1][1]["trainset_calibrated"] > threads[1][1]["trainset_unbiased"]
+
+
 def test_program_batch_and_error_rows(replicas, mood_lm):
     out = rp.Mood().batch([{"text": "good day"}, {"text": "explode"}, {"text": "bad day"}], executor=replicas)
     assert [p.label if p else None for p in out] == ["positive", None, "negative"]

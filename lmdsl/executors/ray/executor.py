@@ -39,8 +39,8 @@ class RayExecutor:
 
     ``address``: ``None`` starts a local Ray instance sized to this machine (or joins the one this
     process already started), ``"auto"`` the cluster ``ray start`` left running here, ``HOST:PORT``
-    or ``ray://HOST:PORT`` a given one. ``replicas``: how many actors (default: one per CPU of the
-    cluster, ``num_cpus`` each); each builds its LMs once. ``resources``: custom Ray resources per
+    or ``ray://HOST:PORT`` a given one. ``replicas``: how many actors (default: one per free CPU of
+    the cluster, ``num_cpus`` each); each builds its LMs once. ``resources``: custom Ray resources per
     replica (pins replicas to the nodes that offer them). ``concurrency``: examples a replica runs
     at once (1 for an embedded model; more for a served or hosted model). ``runtime_env``: Ray's, to
     ship code or environment variables to the workers. ``max_retries``: how often an example whose
@@ -87,7 +87,8 @@ class RayExecutor:
         here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
         relay_cls = ray.remote(num_cpus=0, max_concurrency=16)(CacheRelay)
         self._relay = relay_cls.options(scheduling_strategy=here).remote(str(cache_dir() / "lm"))
-        count = self.replicas or max(1, int(ray.cluster_resources().get("CPU", 1) // max(self.num_cpus, 1e-9)))
+        # One replica per CPU free now (a cluster shared with other jobs keeps theirs).
+        count = self.replicas or max(1, int(ray.available_resources().get("CPU", 1) // max(self.num_cpus, 1e-9)))
         self._actors = [self._new_replica() for _ in range(count)]
         try:
             ray.get([a.where.remote() for a in self._actors], timeout=self.start_timeout)

@@ -23,6 +23,7 @@ from typing import Any
 
 from lmdsl import settings
 from lmdsl.errors import ConfigError
+from lmdsl.lm.lm import LM
 
 TARGET_ATTR = "_lmdsl_target"
 # Settings that shape how a program runs, shipped to replicas as values.
@@ -104,7 +105,7 @@ def lm_spec(lm: Any, module: Any) -> dict[str, Any] | None:
     LM as ``.lm`` (Calibrate's memo) are looked through: replicas call the real model."""
     if lm is None:
         return None
-    while not hasattr(lm, "kwargs") and getattr(lm, "lm", None) is not None:
+    while not isinstance(lm, LM) and isinstance(getattr(lm, "lm", None), LM):
         lm = lm.lm
     name = _attr_name(lm, module)
     if name:
