@@ -6,6 +6,7 @@ import io
 import os
 import pty
 import re
+import select
 
 import lmdsl
 from lmdsl.lm.usage import track_usage
@@ -56,14 +57,14 @@ def _on_a_pty(run):
         run(stream)
         stream.flush()
         chunks = []
-        while True:
+        while select.select([master], [], [], 0.5)[0]:  # everything written, however it was split
             try:
                 data = os.read(master, 65536)
             except OSError:
                 break
-            chunks.append(data)
-            if len(data) < 65536:
+            if not data:
                 break
+            chunks.append(data)
         return b"".join(chunks).decode("utf-8", "replace")
     finally:
         stream.close()
