@@ -14,9 +14,11 @@ from lmdsl.primitives import Example
 class BatchResult(list):
     """The predictions, in input order; ``None`` where the row raised, and ``errors[index]`` says why."""
 
-    def __init__(self, predictions: Iterable[Any] = (), errors: dict[int, str] | None = None):
+    def __init__(self, predictions: Iterable[Any] = (), errors: dict[int, str] | None = None,
+                 examples: list[Example] | None = None):
         super().__init__(predictions)
         self.errors: dict[int, str] = dict(errors or {})
+        self.examples: list[Example] = list(examples or [])  # the inputs, as Examples
 
 
 def run_batch(program: Any, inputs: Iterable[Any], *, executor: str | Executor | None = None,
@@ -24,7 +26,7 @@ def run_batch(program: Any, inputs: Iterable[Any], *, executor: str | Executor |
     examples = [_as_example(row, i) for i, row in enumerate(inputs)]
     outcomes: list[Outcome] = run_program(program, examples, Job(), num_threads=num_threads, executor=executor)
     return BatchResult((o.prediction if o.error is None else None for o in outcomes),
-                       {i: o.error for i, o in enumerate(outcomes) if o.error is not None})
+                       {i: o.error for i, o in enumerate(outcomes) if o.error is not None}, examples)
 
 
 def _as_example(row: Any, index: int) -> Example:

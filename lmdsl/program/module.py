@@ -98,17 +98,22 @@ class Module:
         for p in self.predictors():
             p.lm = lm
 
-    def batch(self, examples: Any, *, executor: Any = None, num_threads: int | None = None) -> Any:
+    def batch(self, examples: Any, *, executor: Any = None, num_threads: int | None = None,
+              return_failed_examples: bool = False) -> Any:
         """Run the program on many inputs (Examples with inputs marked, or dicts of inputs) with the
         machinery Evaluate uses: ``executor="threads"|"ray"|object`` (default: the ``executor`` setting).
 
         Returns a :class:`~lmdsl.executors.batch.BatchResult`: the predictions in input order
-        (None where a row raised) with ``.errors`` ``{index: one-line error}``.
+        (None where a row raised) with ``.errors`` ``{index: one-line error}``. With
+        ``return_failed_examples=True`` (DSPy's form): ``(predictions, failed examples, errors)``.
         """
         # Executors sit above programs; the import is deferred like save/load's.
         from lmdsl.executors.batch import run_batch
 
-        return run_batch(self, examples, executor=executor, num_threads=num_threads)
+        result = run_batch(self, examples, executor=executor, num_threads=num_threads)
+        if return_failed_examples:
+            return result, [result.examples[i] for i in result.errors], list(result.errors.values())
+        return result
 
     # ---- persistence ------------------------------------------------------------------
     def save(self, path: str | Path, *, target: str | None = None, metadata: dict[str, Any] | None = None) -> Path:

@@ -86,6 +86,8 @@ def test_batch_returns_predictions_in_order_with_errors_per_row(mood_lm):
     out = rp.Mood().batch([{"text": "so good"}, {"text": "explode"}, rp.rows(1)[0]], num_threads=2)
     assert [p.label if p else None for p in out] == ["positive", None, "negative"]
     assert list(out.errors) == [1] and "scripted failure" in out.errors[1]
+    results, failed, errors = rp.Mood().batch([{"text": "good"}, {"text": "explode"}], return_failed_examples=True)
+    assert results[1] is None and [f.text for f in failed] == ["explode"] and "scripted failure" in errors[0]
     with pytest.raises(ConfigError, match="row 0 must be an Example or a dict"):
         rp.Mood().batch(["text"])
 
