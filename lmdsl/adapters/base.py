@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lmdsl.adapters.constraint import Constraint
 from lmdsl.errors import ValueParseError
 from lmdsl.signatures import Signature
 from lmdsl.signatures.history import History, history_fields, is_history
@@ -105,6 +106,34 @@ class Adapter:
         return parse_value(text, signature.outputs[name].type, name)
 
     # ---- decoding hints ---------------------------------------------------------------
+    def for_replies(self, json_replies: bool) -> Adapter:
+        """The adapter to format and parse with when the LM constrains replies to JSON objects
+        (``json_replies``) or not; ``ChatAdapter`` hands JSON replies to ``JSONAdapter``."""
+        return self
+
+    def constraint(self, signature: Signature) -> Constraint | None:
+        """Valid replies, in every form this adapter can describe them (the LM picks what its
+        provider takes): a GBNF grammar, a JSON schema, or the whole list of replies."""
+        from lmdsl.adapters.schema import output_schema
+
+        grammar = self.grammar(signature)
+        schema = output_schema(signature) if self.json_replies else None
+        choices = self.reply_choices(signature)
+        if not (grammar or schema or choices):
+            return None
+        return Constraint(name=signature.name, grammar=grammar, json_schema=schema, choices=choices)
+
+    json_replies = False  # whether replies are JSON objects (then a JSON schema describes them)
+
+    def reply_choices(self, signature: Signature) -> tuple[str, ...] | None:
+        """Every valid reply, when the one output is a label (Literal, Enum, bool)."""
+        from lmdsl.signatures.labels import label_field, labels
+
+        field = label_field(signature)
+        if field is None:
+            return None
+        return tuple(self.render_reply(signature, {field.name: value}) for _, value in labels(field))
+
     def grammar(self, signature: Signature) -> str | None:
         """A GBNF grammar of valid replies, for runtimes that constrain decoding (llama.cpp)."""
         return None

@@ -101,6 +101,9 @@ class ChatAdapter(Adapter):
                 spans[f.name] = None
         return spans
 
+    def for_replies(self, json_replies: bool) -> Adapter:
+        return _json_adapter() if json_replies else self
+
     def grammar(self, signature: Signature) -> str | None:
         rules = []
         parts = []
@@ -147,6 +150,13 @@ def _value_rule(tp: Any, last: bool = True) -> str | None:
 def _marker_key(field: Any) -> str:
     """What the reply's marker spells: the field name, or its words from a ``prefix=`` label."""
     return field.label.replace(" ", "_") if getattr(field, "prefix", "") else field.name
+
+
+@functools.cache
+def _json_adapter() -> Adapter:
+    from lmdsl.adapters.json_adapter import JSONAdapter  # a sibling that imports this module's base
+
+    return JSONAdapter()
 
 
 def _label(name: str) -> str:

@@ -15,7 +15,12 @@ from lmdsl.values.render import _jsonable
 
 
 class JSONAdapter(Adapter):
+    """Replies as one JSON object. With a provider that takes a JSON schema (``constrain=
+    "json_schema"``, ``"ollama"``, ``"vllm"``, or llama.cpp's servers) replies are constrained to the
+    schema of the outputs, so every reply parses."""
+
     name = "json"
+    json_replies = True
 
     def format_instructions(self, signature: Signature) -> str:
         return "Reply with one JSON object and nothing else, like this:\n" + self.template(signature)

@@ -74,8 +74,29 @@ def cli(ctx: click.Context, debug: bool, strict: bool) -> None:
 
 
 def lm_option(f: Any) -> Any:
+    # --api-base and --constrain refine --lm; kept in the click context so commands need no parameters.
+    f = click.option("--constrain", type=click.Choice(["auto", "gbnf", "json_schema", "vllm", "ollama", "none"]),
+                     expose_value=False, callback=_remember_lm_option, is_eager=True,
+                     help="How --lm's replies are constrained (default auto: chosen by provider/server).")(f)
+    f = click.option("--api-base", "api_base", metavar="URL", expose_value=False, callback=_remember_lm_option,
+                     is_eager=True, help="Endpoint of an OpenAI-compatible server for --lm, "
+                     "e.g. --lm openai/my-model --api-base http://127.0.0.1:8080/v1.")(f)
     return click.option("--lm", "lm", metavar="MODEL", help="Model, e.g. local/smollm2 or openai/gpt-4o-mini "
                         "(default: $LMDSL_LM, else the embedded model).")(f)
+
+
+def _remember_lm_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value is not None:
+        ctx.meta[f"lmdsl.{param.name}"] = value
+
+
+def _lm_from_options(lm: str) -> Any:
+    """``LM(lm)`` with the --api-base / --constrain given alongside --lm."""
+    import lmdsl
+
+    meta = click.get_current_context().meta
+    options = {key: meta[f"lmdsl.{key}"] for key in ("api_base", "constrain") if f"lmdsl.{key}" in meta}
+    return lmdsl.LM(lm, **options)
 
 
 def threads_option(f: Any) -> Any:
@@ -99,8 +120,11 @@ def _setup(lm: str | None, threads: int, retriever: str | None = None, retriever
     from lmdsl.errors import PluginError
 
     settings: dict[str, Any] = {"num_threads": threads}
+    meta = click.get_current_context().meta
+    if not lm and any(key in meta for key in ("lmdsl.api_base", "lmdsl.constrain")):
+        raise click.UsageError("--api-base and --constrain refine --lm: give --lm MODEL too (e.g. --lm openai/my-model)")
     if lm:
-        settings["lm"] = lmdsl.LM(lm)
+        settings["lm"] = _lm_from_options(lm)
     elif module is not None and getattr(module, "lm", None) is not None and not os.environ.get("LMDSL_LM"):
         settings["lm"] = module.lm
     if retriever:

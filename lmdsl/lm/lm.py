@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import copy as _copy
+import hashlib
+import logging
+import os
 import sys
 import threading
 import time
@@ -15,16 +18,28 @@ from typing import Any
 from lmdsl import settings
 from lmdsl.errors import LmdslError, LMError
 from lmdsl.lm import history as _history
+from lmdsl.lm import probe as _probe
 from lmdsl.lm import secrets as _secrets
 from lmdsl.lm import usage as _usage
 from lmdsl.lm._litellm import litellm as _litellm
 from lmdsl.lm._litellm import transient_errors as _transient_errors
 from lmdsl.lm.cache import SECRET_PARAMS, request_key, shared_cache
-from lmdsl.lm.providers import ensure_provider
+from lmdsl.lm.constrain import (
+    FALLBACK,
+    JSON_MODES,
+    Constraint,
+    check_mode,
+    forcing,
+    merge_params,
+    wire_params,
+)
+from lmdsl.lm.providers import Provider, ensure_provider, provider_for
 from lmdsl.telemetry.spans import counts_retry, traced_lm_call
 
-# Params that shape the request key but are never sent to a provider.
-LOCAL_ONLY_PARAMS = ("rollout_id",)
+# Params that shape the request key but are never sent to a provider: the constraint mode and the
+# endpoint's identity (a hash of api_base, never a key) keep replies of different modes and servers apart.
+LOCAL_ONLY_PARAMS = ("rollout_id", "_constrain", "_endpoint")
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -79,7 +94,6 @@ class LM:
     or ``lmdsl.context``, default 200), like other settings an explicit argument overrides.
     """
 
-    supports_grammar_prefixes = ("local/",)
     _history_lock = threading.Lock()  # appends and resizes of any LM's history (cheap next to a call)
 
     def __init__(
@@ -91,11 +105,14 @@ class LM:
         cache: bool = True,
         num_retries: int = 3,
         history_size: int | None = None,
+        constrain: str = "auto",
         **kwargs: Any,
     ):
         if not isinstance(model, str) or "/" not in model:
             raise ValueError(f"LM model must look like 'provider/model', got {model!r}")
         self.model = model
+        self.constrain = check_mode(constrain)
+        self._mode: str | None = None  # what "auto" resolved to, or a fallback after a rejection
         # For a tuned local model: saved with the program so that load() can refuse an altered file.
         self.model_sha256: str | None = kwargs.pop("model_sha256", None)
         self.cache = cache
@@ -123,9 +140,75 @@ class LM:
         size = self.history_size if self.history_size is not None else settings.get("history_size")
         return None if size is None else int(size)
 
+    # ---- what the provider can do -------------------------------------------------------
+    @property
+    def provider(self) -> Provider:
+        return provider_for(self.model) or Provider()
+
+    @property
+    def api_base(self) -> str | None:
+        """The endpoint: ``api_base=`` / ``base_url=``, else for ``openai/`` models the environment
+        litellm reads (``OPENAI_API_BASE`` / ``OPENAI_BASE_URL``)."""
+        base = self.kwargs.get("api_base") or self.kwargs.get("base_url")
+        if not base and self.model.split("/", 1)[0] == "openai":
+            base = os.environ.get("OPENAI_API_BASE") or os.environ.get("OPENAI_BASE_URL")
+        return str(base) if base else None
+
+    def constraint_mode(self) -> str:
+        """The constraint mode calls use now: ``constrain`` as given, or for ``"auto"`` the
+        provider's own (``local/``: gbnf), else for a custom ``api_base`` what a one-time probe of
+        the server says, else json_schema where litellm knows the model supports response schemas,
+        else none. A mode the provider rejected is replaced by the next one (see ``FALLBACK``)."""
+        if self._mode is not None:
+            return self._mode
+        if self.constrain != "auto":
+            self._mode = self.constrain
+            return self._mode
+        mode, settled = self._auto_mode()
+        if settled:
+            self._mode = mode
+        return mode
+
+    def _api_key(self) -> str | None:
+        key = self.kwargs.get("api_key")
+        return str(key) if key else None
+
+    def _auto_mode(self) -> tuple[str, bool]:
+        """(mode, settled): an unreachable server is probed again at the next call."""
+        provider = self.provider
+        if provider.constrain != "none":
+            return provider.constrain, True
+        if self.api_base is not None and self.model.split("/", 1)[0] in _OPENAI_COMPATIBLE:
+            kind = _probe.server_kind(self.api_base, self._api_key())
+            if kind is not None:
+                return _probe.MODE_FOR_SERVER[kind], True
+            if not _probe.reached(self.api_base):
+                return "none", False
+            _hint_once(self.api_base, f"{self.model} at {self.api_base}: lmdsl could not tell which server this is, "
+                       "so replies are not constrained; if it is llama.cpp, vLLM or Ollama, pass "
+                       "LM(..., constrain='gbnf' | 'vllm' | 'json_schema') for parseable replies")
+            return "none", True
+        if self.model.split("/", 1)[0] not in _SCHEMA_PROVIDERS:
+            return "none", True
+        try:
+            if _litellm().supports_response_schema(model=self.model):
+                return "json_schema", True
+        except Exception:
+            pass
+        return "none", True
+
     @property
     def supports_grammar(self) -> bool:
-        return self.model.startswith(self.supports_grammar_prefixes)
+        return self.constraint_mode() == "gbnf"
+
+    @property
+    def json_replies(self) -> bool:
+        """Whether constrained replies are JSON objects (adapters lay prompts out as JSON then)."""
+        return self.constraint_mode() in JSON_MODES
+
+    def _endpoint(self) -> str | None:
+        base = self.api_base
+        return hashlib.sha256(base.rstrip("/").encode()).hexdigest()[:16] if base else None
 
     def describe(self) -> dict[str, Any]:
         """What may be saved: the model name and allow-listed generation settings (never
@@ -137,14 +220,39 @@ class LM:
 
     # ---- calling ----------------------------------------------------------------------
     def _params(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        """The request: settings, the constraint in the provider's own fields, and what keys the cache."""
         params = {**self.kwargs, **overrides}
-        if not self.supports_grammar:
-            params.pop("grammar", None)
+        constraint = params.pop("constraint", None)
+        mode = self.constraint_mode()
+        grammar = params.pop("grammar", None)
+        if grammar and constraint is None:  # a raw grammar from the caller: sent only where one is understood
+            constraint = Constraint(grammar=grammar)
+        if constraint is not None and not isinstance(constraint, Constraint):
+            raise TypeError(f"constraint must be a lmdsl.lm.constrain.Constraint, got {type(constraint).__name__}")
+        params = merge_params(params, wire_params(mode, constraint, in_process=self.provider.in_process))
+        params["_constrain"] = mode
+        params["_endpoint"] = self._endpoint()
         return {k: v for k, v in params.items() if v is not None}
 
     def __call__(self, messages: list[dict[str, Any]], **overrides: Any) -> Completion:
         params = self._params(overrides)
-        return self._through_cache(messages, params, lambda: self._with_retries(messages, params))
+        return self._through_cache(messages, params, lambda: self._constrained(messages, params))
+
+    def _constrained(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
+        """One call; if the provider rejects the constraint fields (HTTP 400), the call is made once
+        without them and, when that works, this LM falls back to the next mode for later calls."""
+        try:
+            return self._with_retries(messages, params)
+        except Exception as exc:
+            plain = _without_constraint(params)
+            if plain == params or not _is_rejection(exc):
+                raise
+            result = self._with_retries(messages, plain)
+            mode = params.get("_constrain", "none")
+            self._mode = FALLBACK.get(mode, "none")
+            _log.warning("%s rejected constrain=%r (%s); falling back to %r for this LM",
+                         self.model, mode, str(exc).splitlines()[0][:200], self._mode)
+            return result
 
     @traced_lm_call  # a span per LM call (cache hits too) when tracing is on
     def _through_cache(self, messages: list[dict[str, Any]], params: dict[str, Any],
@@ -185,17 +293,48 @@ class LM:
                                    usable=lambda hit: _valid_scores(hit.scores, len(replies)))
 
     def _score(self, messages: list[dict[str, Any]], replies: list[str]) -> Completion:
-        """One uncached scoring request. Test doubles override this."""
-        if not self.model.startswith("local/"):
-            raise LMError(
-                f"{self.model}: scoring candidate replies needs the log-probabilities of given tokens, "
-                "which lmdsl reads only from local models (local/...); generate instead (no label_bias)"
-            )
-        from lmdsl.lm.local import score_replies
+        """One uncached scoring request. Test doubles override this.
 
-        result = score_replies(self.model[len("local/"):], messages, replies)
-        usage = {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens}
-        return Completion(replies, usage, False, self.model, scores=list(result.scores))
+        A provider that computes log-likelihoods itself (the local models) does; a server that can
+        be made to write a given reply (gbnf: llama.cpp; vllm) is asked to write each candidate with
+        ``logprobs`` on, and the reply's token log-probabilities are summed (the server reports them
+        from the model's distribution, before the constraint). Otherwise: LMError.
+        """
+        provider = self.provider
+        if provider.score is not None:
+            ensure_provider(self.model)
+            scores, prompt_tokens, completion_tokens = provider.score(self.model.split("/", 1)[1], messages, replies)
+            usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
+            return Completion(replies, usage, False, self.model, scores=[float(s) for s in scores])
+        mode = self.constraint_mode()
+        if mode not in ("gbnf", "vllm"):
+            raise LMError(
+                f"{self.model}: scoring candidate replies (label_bias, Calibrate) needs the log-probabilities of "
+                f"given tokens: lmdsl reads them from local models, and from servers it can make write a given "
+                f"reply (constrain='gbnf' for llama.cpp, 'vllm'); this LM's constraint mode is {mode!r}"
+            )
+        return self._score_by_forcing(messages, replies, mode)
+
+    def _score_by_forcing(self, messages: list[dict[str, Any]], replies: list[str], mode: str) -> Completion:
+        scores: list[float] = []
+        usage = {"prompt_tokens": 0, "completion_tokens": 0}
+        for reply in replies:
+            params = {k: v for k, v in self.kwargs.items() if v is not None}
+            params.update(temperature=0.0, max_tokens=len(reply) + 8, logprobs=True)
+            params = merge_params(params, forcing(mode, reply, in_process=self.provider.in_process))
+            response = self._raw_with_retries(messages, params)
+            choice = response.choices[0]
+            written = choice.message.content or ""
+            content = getattr(getattr(choice, "logprobs", None), "content", None)
+            if written.strip() != reply.strip() or not content:
+                raise LMError(
+                    f"{self.model}: the server did not return log-probabilities for the forced reply {reply!r} "
+                    f"(wrote {written[:80]!r}); scoring needs a server that honours constrain={mode!r} and logprobs"
+                )
+            scores.append(sum(float(t.logprob) for t in content))
+            for key in usage:
+                usage[key] += int(getattr(getattr(response, "usage", None), key, 0) or 0)
+        return Completion(replies, usage, False, self.model, scores=scores)
 
     def _cached(self, key: str | None) -> Completion | None:
         if key is None:
@@ -273,13 +412,28 @@ class LM:
 
     def _complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
         """One uncached provider call. Test doubles override this."""
+        return self._from_response(self._raw(messages, params))
+
+    def _raw(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Any:
+        """litellm's response to one call, errors translated."""
         ensure_provider(self.model)
         litellm = _litellm()
         try:
-            response = litellm.completion(model=self.model, messages=messages, **self._provider_params(params))
+            return litellm.completion(model=self.model, messages=messages, **self._provider_params(params))
         except Exception as exc:
             raise self._translate(exc) from exc
-        return self._from_response(response)
+
+    def _raw_with_retries(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Any:
+        if self.num_retries <= 0:
+            return self._raw(messages, params)
+        import tenacity
+
+        return tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.num_retries + 1),
+            wait=tenacity.wait_exponential(multiplier=0.5, max=20),
+            retry=tenacity.retry_if_exception(self._is_transient),
+            reraise=True,
+        )(self._raw, messages, params)
 
     async def _acomplete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
         ensure_provider(self.model)
@@ -329,3 +483,52 @@ def _valid_scores(scores: Any, count: int) -> bool:
     """A cached score list is used only if it is intact (a damaged entry is recomputed)."""
     return (isinstance(scores, list) and len(scores) == count
             and all(isinstance(x, int | float) and not isinstance(x, bool) for x in scores))
+
+
+# litellm providers with models that take a JSON schema as response_format; litellm is asked (an
+# import of seconds) only for these, which model does.
+_SCHEMA_PROVIDERS = frozenset({
+    "openai", "azure", "azure_ai", "gemini", "vertex_ai", "vertex_ai_beta", "mistral", "anthropic", "bedrock",
+    "groq", "fireworks_ai", "together_ai", "deepseek", "xai", "cerebras", "databricks", "openrouter",
+})
+# Prefixes litellm sends to an OpenAI-compatible endpoint: with a custom api_base, the server is probed.
+_OPENAI_COMPATIBLE = frozenset({"openai", "text-completion-openai", "custom_openai"})
+_hinted: set[str] = set()
+
+
+def _hint_once(key: str, message: str) -> None:
+    if key not in _hinted:
+        _hinted.add(key)
+        _log.warning(message)
+
+
+_CONSTRAINT_FIELDS = ("grammar", "response_format", "format")
+
+
+def _without_constraint(params: dict[str, Any]) -> dict[str, Any]:
+    plain = {k: v for k, v in params.items() if k not in _CONSTRAINT_FIELDS}
+    body = plain.get("extra_body")
+    if isinstance(body, dict):
+        body = {k: v for k, v in body.items() if k not in ("grammar", "structured_outputs")}
+        plain["extra_body"] = body or None
+        if not body:
+            plain.pop("extra_body")
+    if plain != params:
+        plain["_constrain"] = "none"
+    return plain
+
+
+def _is_rejection(exc: BaseException) -> bool:
+    """An HTTP 400 from the provider that is not about the prompt's length."""
+    if isinstance(exc, LmdslError) and not isinstance(exc, LMError):
+        return False
+    cause = exc
+    while cause is not None:
+        status = getattr(cause, "status_code", None)
+        name = type(cause).__name__
+        if "ContextWindow" in name:
+            return False
+        if status == 400 or name in ("BadRequestError", "UnprocessableEntityError") or status == 422:
+            return not type(cause).__module__.startswith("lmdsl")
+        cause = cause.__cause__
+    return False

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -53,10 +55,20 @@ def test_key_covers_model_messages_and_params():
 
 def test_lms_differing_only_in_secrets_share_entries():
     a = CountingLM(api_key="sk-one", api_base="http://one")
-    b = CountingLM(api_key="sk-two", api_base="http://two")
+    b = CountingLM(api_key="sk-two", api_base="http://one")
     a(MESSAGES)
     assert b(MESSAGES).cached is True
     assert (a.calls, b.calls) == (1, 0)
+
+
+def test_two_endpoints_serving_the_same_model_name_do_not_share_replies():
+    a = CountingLM(api_base="http://127.0.0.1:1/v1")
+    b = CountingLM(api_base="http://127.0.0.1:2/v1")
+    a(MESSAGES)
+    assert b(MESSAGES).cached is False
+    assert (a.calls, b.calls) == (1, 1)
+    disk = Path(os.environ["LMDSL_CACHE_DIR"])
+    assert not any(b"127.0.0.1" in f.read_bytes() for f in disk.rglob("*") if f.is_file())
 
 
 def test_secret_never_written_to_the_cache_dir():

@@ -105,7 +105,7 @@ def test_local_model_grammar_allows_only_real_tool_names():
     agent = ReAct(QA, tools=[add, multiply])
     lm = ScriptedLM([], model="local/test")
     params = agent.react._params({}, lm, lmdsl.ChatAdapter(), agent.react.signature)
-    assert '("add" | "multiply" | "finish")' in params["grammar"]
+    assert '("add" | "multiply" | "finish")' in params["constraint"].grammar
 
 
 # ---- the loop -----------------------------------------------------------------------------

@@ -19,10 +19,7 @@ def test_explicit_stop_wins():
 
 
 def test_grammar_models_get_no_stop():
-    class GrammarLM(ScriptedLM):
-        supports_grammar = True
-
-    lm = GrammarLM([{"answer": "Paris"}])
+    lm = ScriptedLM([{"answer": "Paris"}], constrain="gbnf")
     lmdsl.configure(lm=lm)
     lmdsl.Predict("question -> answer")(question="q")
     assert "stop" not in lm.history[-1]["params"]
