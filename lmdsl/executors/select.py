@@ -15,8 +15,10 @@ from typing import Any
 from lmdsl import settings
 from lmdsl.errors import ConfigError, PluginError
 from lmdsl.executors.base import Executor, Finish, Job, OnResult, Outcome
+from lmdsl.executors.threads import ThreadsExecutor
 from lmdsl.primitives import Example
 
+_THREADS = ThreadsExecutor()
 _by_name: dict[str, Executor] = {}
 _by_name_lock = threading.Lock()
 
@@ -31,6 +33,8 @@ def get_executor(spec: str | Executor | None = None) -> Executor:
         if not callable(getattr(spec, "map", None)):
             raise ConfigError(f"executor must be a registered name or an object with .map(...), got {spec!r}")
         return spec
+    if spec == "threads":  # the default needs no plugin scan (no plugin can take this name: duplicates are refused)
+        return _THREADS
     with _by_name_lock:
         found = _by_name.get(spec)
         if found is None:

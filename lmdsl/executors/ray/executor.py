@@ -202,14 +202,14 @@ class RayExecutor:
                 with contextlib.suppress(Exception):
                     ray.cancel(ref)
 
-    def _load_everywhere(self, payload: Any) -> None:
+    def _load_everywhere(self, payload: Any, timeout: float | None = None) -> None:
         need = [a for a in self._actors if payload.digest not in self._loaded.get(a, set())]
         if not need:
             return
         failure = None
         for ref in [a.load.remote(payload) for a in need]:
             try:  # every answer is read, so that no failed load is reported again by Ray later
-                self._ray.get(ref)
+                self._ray.get(ref, timeout=timeout)
             except self._ray.exceptions.RayTaskError as exc:
                 failure = failure or exc
         if failure is not None:
@@ -233,11 +233,14 @@ class RayExecutor:
             replacement = self._new_replica()
             self._actors.append(replacement)
             try:
-                self._load_everywhere(payload)
+                self._load_everywhere(payload, timeout=self.start_timeout)
             except ConfigError:
                 raise
             except Exception:  # the cluster cannot give a new one now: go on with the others
                 self._actors.remove(replacement)
+                self._loaded.pop(replacement, None)
+                with contextlib.suppress(Exception):
+                    self._ray.kill(replacement)
         if not self._actors:
             raise ConfigError("ray executor: every replica died; see the Ray logs (ray logs / /tmp/ray/session_latest)")
 
