@@ -194,10 +194,10 @@ class _LMSpan:
 
 
 def _constraint(lm: Any, params: dict[str, Any]) -> str:
-    """How the reply is constrained: the LM's own resolved mode when it has one, else what the
-    request carries (a GBNF grammar, a JSON schema) or 'none'."""
-    for attr in ("constraint_mode", "constrain"):
-        mode = getattr(lm, attr, None)
+    """How the reply is constrained: the mode this request was made with (``_constrain``), else the
+    LM's resolved or configured mode, else what the request carries (a GBNF grammar, a JSON
+    schema) or 'none'. Never calls the LM's resolver, which may probe a server."""
+    for mode in (params.get("_constrain"), getattr(lm, "_mode", None), getattr(lm, "constrain", None)):
         if isinstance(mode, str) and mode and mode != "auto":
             return mode
     if params.get("grammar"):

@@ -185,3 +185,11 @@ def test_bad_target_is_a_clear_error(scripted):
             TwoStep()(question="Where?")
     finally:
         telemetry.reset()
+
+
+def test_constraint_mode_is_the_one_the_request_used(spans):
+    lmdsl.configure(lm=ScriptedLM(lambda inputs: {"output": "x"}, constrain="json_schema"))
+    lmdsl.Predict(topic)(question="q")
+    lmdsl.configure(lm=ScriptedLM(lambda inputs: {"output": "x"}, model="local/fake"))  # auto: gbnf in process
+    lmdsl.Predict(topic)(question="q")
+    assert [s.attributes["lmdsl.constraint"] for s in by_name(spans(), "lm ")] == ["json_schema", "gbnf"]
