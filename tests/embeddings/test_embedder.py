@@ -211,3 +211,9 @@ def test_unknown_local_model_names_the_choices(tmp_path):
 
 def test_exported_at_top_level():
     assert lmdsl.Embedder is Embedder
+
+
+def test_local_threads_option_is_checked():
+    with pytest.raises(ConfigError, match="threads must be a non-negative integer"):
+        Embedder(DEFAULT_EMBEDDER, threads=-1)
+    assert Embedder(DEFAULT_EMBEDDER, threads=2).id == DEFAULT_EMBEDDER  # speed options are not identity

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 from lmdsl.errors import ConfigError
 from qdrant_data import CORPUS, HashingEmbedder, write_jsonl
 
-from lmdsl_qdrant import QdrantRetriever
+from lmdsl_qdrant import QdrantRetriever, clients
 
 
 def make(corpus, embedder=None, **options) -> QdrantRetriever:
@@ -95,11 +96,27 @@ def test_interrupted_build_is_detected_and_rebuilt(corpus_file):
     broken.fail_after = 1  # the second batch fails
     with pytest.raises(Exception, match="embedding service went away"):
         make(corpus_file, broken, batch_size=2)
-    import gc
-
-    gc.collect()  # the half-built retriever releases its storage
     with make(corpus_file, batch_size=2) as r:
         assert r.index_status == "rebuilt" and len(r) == len(CORPUS)
+
+
+def test_a_refused_open_releases_the_local_store(corpus_file, tmp_path):
+    where = {"path": str(tmp_path / "store"), "collection": "shared"}
+    make(corpus_file, HashingEmbedder(64), **where).close()
+    with pytest.raises(ConfigError):
+        make(corpus_file, HashingEmbedder(16), **where)
+    assert not [k for k in clients._local if k.startswith(str(tmp_path))]  # nothing left open on it
+
+
+def test_a_dropped_retriever_releases_its_store_without_taking_the_lock(corpus_file):
+    r = make(corpus_file)
+    key = r._key
+    with clients._lock:  # the garbage collector may run a finalizer while the lock is held
+        del r
+        gc.collect()
+    assert key in clients._local  # queued, not applied inside the collector
+    clients.release_local("/nowhere")  # the next call applies queued releases
+    assert key not in clients._local
 
 
 def test_collection_not_built_by_lmdsl_is_refused(corpus_file, tmp_path):

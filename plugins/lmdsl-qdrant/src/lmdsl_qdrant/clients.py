@@ -3,6 +3,11 @@
 Local mode locks its directory for one client per process (a second ``QdrantClient(path=)``
 on it raises), so retrievers on the same directory share one client, counted, and the last
 one to close releases the lock; another process on the same directory gets a clear error.
+
+A retriever that is garbage-collected without ``close()`` releases its share through a
+finalizer, which can run inside the garbage collector at any allocation, including one made
+while this module holds its lock: so the finalizer only queues the release
+(:func:`release_later`), and the next open or close applies it under the lock.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from lmdsl.errors import ConfigError
 
 _lock = threading.Lock()
 _local: dict[str, list[Any]] = {}  # resolved path -> [client, users]
+_pending: list[str] = []  # releases queued by finalizers (list.append is atomic)
 
 
 def _qdrant() -> Any:
@@ -32,6 +38,7 @@ def open_local(path: Path) -> tuple[Any, str]:
     """A client on local storage at ``path`` (shared within the process) and the key to release it."""
     key = os.path.realpath(path)
     with _lock:
+        _drain()
         entry = _local.get(key)
         if entry is None:
             Path(key).mkdir(parents=True, exist_ok=True)
@@ -52,14 +59,30 @@ def open_local(path: Path) -> tuple[Any, str]:
 
 
 def release_local(key: str) -> None:
+    """Give back one share of the client on ``key``; the last one closes it (unlocking the directory)."""
     with _lock:
-        entry = _local.get(key)
-        if entry is None:
-            return
-        entry[1] -= 1
-        if entry[1] <= 0:
-            del _local[key]
-            entry[0].close()
+        _drain()
+        _release(key)
+
+
+def release_later(key: str) -> None:
+    """The finalizer's release: queued, never blocking (see the module docstring)."""
+    _pending.append(key)
+
+
+def _drain() -> None:
+    while _pending:
+        _release(_pending.pop())
+
+
+def _release(key: str) -> None:
+    entry = _local.get(key)
+    if entry is None:
+        return
+    entry[1] -= 1
+    if entry[1] <= 0:
+        del _local[key]
+        entry[0].close()
 
 
 def open_memory() -> Any:

@@ -109,13 +109,20 @@ class QdrantRetriever:
             self.location = url
         elif path is not None or self.corpus_path is not None:
             root = Path(os.path.expanduser(os.fspath(path))) if path is not None else cache_dir() / "qdrant" / self.collection
-            self.client, key = clients.open_local(root)
+            self.client, self._key = clients.open_local(root)
             self.location = str(root)
-            self._finalizer = weakref.finalize(self, clients.release_local, key)  # runs once: here or in close()
+            self._finalizer = weakref.finalize(self, clients.release_later, self._key)
         else:
             self.client = clients.open_memory()
             self.location = ":memory:"
 
+        try:
+            self._open_index(rebuild)
+        except BaseException:
+            self.close()  # a refused or failed open must not keep the local store locked
+            raise
+
+    def _open_index(self, rebuild: bool) -> None:
         self.dimension = embedder_dimension(self.embedder)
         self._meta = {
             "lmdsl_format": INDEX_FORMAT,
@@ -156,8 +163,8 @@ class QdrantRetriever:
 
     def close(self) -> None:
         """Release the local storage (the next retriever on it reopens it from disk)."""
-        if self._finalizer is not None:
-            self._finalizer()
+        if self._finalizer is not None and self._finalizer.detach() is not None:
+            clients.release_local(self._key)
 
     def __enter__(self) -> QdrantRetriever:
         return self
