@@ -58,7 +58,8 @@ def cut(text: str, limit: int) -> str:
 def render_rows(rows: Sequence[Example], limit: int = 160) -> str:
     lines = []
     for i, row in enumerate(rows, 1):
-        fields = "; ".join(f"{k}: {cut(v, limit)}" for k, v in row.items())
+        # bootstrapped demos carry an 'augmented' marker that is not part of the data
+        fields = "; ".join(f"{k}: {cut(v, limit)}" for k, v in row.items() if k != "augmented")
         lines.append(f"{i}. {fields}")
     return "\n".join(lines)
 
