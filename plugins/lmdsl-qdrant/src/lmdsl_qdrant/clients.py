@@ -12,6 +12,8 @@ while this module holds its lock: so the finalizer only queues the release
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -83,6 +85,18 @@ def _release(key: str) -> None:
     if entry[1] <= 0:
         del _local[key]
         entry[0].close()
+
+
+@atexit.register
+def _close_all() -> None:
+    # Left to qdrant-client's __del__, an open local client fails noisily during interpreter
+    # shutdown ("sys.meta_path is None"); closing it at exit keeps stderr clean.
+    with _lock:
+        entries = list(_local.values())
+        _local.clear()
+    for client, _ in entries:
+        with contextlib.suppress(Exception):
+            client.close()
 
 
 def open_memory() -> Any:
