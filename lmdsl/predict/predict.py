@@ -146,6 +146,8 @@ class Predict(Module):
         adapter = self._adapter_for(lm)
         messages = adapter.format(signature, active_demos(self), inputs)
         params = {**self._params(config, lm, adapter, signature), **call_params()}
+        if getattr(lm, "api_base", None) and "constraint" not in params and "grammar" not in params:
+            messages = adapter.remind(signature, messages)  # a served model nothing constrains
         lm = callbacks.watched_lm(streamed_lm(lm, self, signature, adapter))  # both: lm itself unless in use
         return _Call(lm, adapter, signature, inputs, messages, params)
 

@@ -57,15 +57,21 @@ def _parse_choice(text: str, tp: Any, field: str | None) -> Any:
         for member in tp:
             if _norm(member.name) == stripped:
                 return member
-    # A small model often answers in a sentence: take the label that appears first.
+    # A small model often answers in a sentence: read it when exactly one allowed value appears
+    # (a reply naming several is ambiguous: better re-asked than guessed).
     lowered = text.lower()
     hits = []
     for key, choice in by_norm.items():
         m = re.search(r"(?<![\w-])" + re.escape(key) + r"(?![\w-])", lowered)
         if m:
-            hits.append((m.start(), -len(key), choice))
-    if hits:
-        return _as_enum(tp, min(hits)[2])
+            hits.append((m.start(), -len(key), key, choice))
+    hits.sort()
+    named = [h for h in hits if not any(h is not o and h[2] in o[2] for o in hits)]  # "not X" inside "not X Y"
+    lead = len(lowered) - len(lowered.lstrip(" \t\n*_\"'`:([-"))
+    if len(named) == 1 or (named and named[0][0] == lead):  # one label, or the reply opens with one
+        return _as_enum(tp, named[0][3])
+    if named:
+        raise _fail(field, tp, text, "names several of " + ", ".join(str(h[3]) for h in named))
     raise _fail(field, tp, text, "not one of " + ", ".join(str(c) for c in choices))
 
 

@@ -79,7 +79,7 @@ def test_reask_shows_the_error_to_the_model(scripted):
     assert second[-1]["content"] == (
         "I could not read your reply: field 'sentiment': expected Literal['positive', 'negative'], got 'meh' "
         "(not one of positive, negative).\n"
-        "Answer again, in exactly this format:\nSentiment: <one of: positive, negative>"
+        "Answer with one word: positive or negative."  # a label: the shortest, strictest request
     )
 
 

@@ -141,11 +141,16 @@ def test_bool_strict():
         ("**positive**", "positive"),
         ("'negative'", "negative"),
         ("The sentiment is negative overall.", "negative"),
-        ("negative, not positive", "negative"),  # the label that appears first wins
+        ("negative, not positive", "negative"),  # a reply that opens with a label means it
     ],
 )
 def test_literal_lenient(text, expected):
     assert parse_value(text, Sentiment) == expected
+
+
+def test_literal_naming_several_labels_mid_sentence_is_ambiguous():
+    with pytest.raises(ValueParseError, match="names several of positive, negative"):
+        parse_value("It is not positive, rather negative.", Literal["positive", "negative"], "value")
 
 
 def test_literal_word_boundaries():

@@ -1,0 +1,100 @@
+"""The same programs against the embedded model served by a real ``llama_cpp.server`` on loopback.
+
+What works in-process must work served: labels constrained (gbnf via the server's ``grammar`` field,
+or a JSON schema), one call per row, label scoring from the server's log-probabilities, and the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import lmdsl
+from lmdsl.cli.main import cli
+from lmdsl.evaluate import Evaluate, exact_match
+from lmdsl.lm.local import local_extra_installed
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not local_extra_installed(), reason="needs pip install 'lmdsl[local]'"),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "examples"))
+
+
+def served(url: str, **kwargs) -> lmdsl.LM:
+    return lmdsl.LM("openai/smollm2", api_base=url, **kwargs)
+
+
+def test_auto_finds_llama_cpp_and_every_reply_is_a_label_in_one_call(server_url):
+    from sentiment import Sentiment, devset
+
+    rows = devset[:12]
+    lm = served(server_url)
+    assert lm.constraint_mode() == "gbnf"  # asked the server what it is
+    lmdsl.configure(lm=lm, display_progress=False)
+    result = Evaluate(rows, exact_match)(Sentiment())
+    assert result.errors == 0 and result.usage["lm_calls"] == len(rows)  # no re-ask, no parse failure
+    assert "grammar" in json.dumps(lm.history[-1]["params"])
+
+    lmdsl.configure(lm=lmdsl.LM("local/smollm2"))
+    local = Evaluate(rows, exact_match)(Sentiment())
+    same = sum(a.prediction.label == b.prediction.label for a, b in zip(result.results, local.results))
+    assert same >= len(rows) - 1  # same model, greedy: served and in-process agree (allow one near-tie)
+
+
+def test_json_schema_mode_on_the_server_reads_json_replies(server_url):
+    from sentiment import Sentiment, devset
+
+    lm = served(server_url, constrain="json_schema")
+    lmdsl.configure(lm=lm, display_progress=False)
+    result = Evaluate(devset[:6], exact_match)(Sentiment())
+    assert result.errors == 0 and result.usage["lm_calls"] == 6
+    assert json.loads(lm.history[-1]["outputs"][0])["label"] in ("negative", "positive")
+
+
+def test_unconstrained_mode_reports_what_it_could_not_read(server_url):
+    from sentiment import Sentiment, devset
+
+    lmdsl.configure(lm=served(server_url, constrain="none"), display_progress=False)
+    result = Evaluate(devset[:4], exact_match, max_errors=10)(Sentiment())
+    for row in result.results:  # either a label or a parse error naming the field
+        assert row.error is None or "label" in row.error
+        assert row.error is not None or row.prediction.label in ("negative", "positive")
+
+
+def test_label_scores_from_the_server_match_in_process_scores(server_url):
+    messages = [{"role": "system", "content": "Classify the sentiment. Reply: Label: <negative|positive>"},
+                {"role": "user", "content": "Text: a gorgeous, witty, seductive movie."}]
+    replies = ["Label: negative", "Label: positive"]
+    remote = served(server_url, cache=False).score(messages, replies).scores
+    local = lmdsl.LM("local/smollm2", cache=False).score(messages, replies).scores
+    assert remote is not None and local is not None
+    assert all(abs(r - lo) < 0.5 for r, lo in zip(remote, local)), (remote, local)
+    assert (remote[0] < remote[1]) == (local[0] < local[1])
+
+
+def test_scoring_needs_a_mode_that_can_force_a_reply(server_url):
+    with pytest.raises(lmdsl.errors.LMError, match="constraint mode is 'none'"):
+        served(server_url, constrain="none", cache=False).score([{"role": "user", "content": "hi"}], ["a", "b"])
+
+
+def test_cli_calibrate_compiles_against_the_server(server_url, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    train = tmp_path / "train.jsonl"
+    rows = [json.loads(line) for line in (ROOT / "examples/data/sst2_train.jsonl").read_text().splitlines()[:16]]
+    train.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "calibrated.json"
+    result = CliRunner().invoke(cli, [
+        "compile", "examples/sentiment.py:Sentiment", "--optimizer", "calibrate", "--lm", "openai/smollm2",
+        "--api-base", server_url, "--trainset", str(train), "--valset", str(train), "-o", str(out), "--json",
+    ])
+    assert result.exit_code == 0, result.output
+    state = json.loads(out.read_text())
+    assert state["predictors"]["classify"]["label_bias"] is not None
+    assert "api_base" not in json.dumps(state)  # where requests go is never saved
