@@ -205,6 +205,12 @@ def test_unreachable_server_is_a_clear_error(corpus_file):
     assert time.perf_counter() - started < 30
 
 
+def test_missing_qdrant_client_gives_the_install_hint(monkeypatch):
+    monkeypatch.setitem(sys.modules, "qdrant_client", None)  # import fails as if not installed
+    with pytest.raises(ConfigError, match="needs qdrant-client: pip install lmdsl-qdrant"):
+        make(CORPUS)
+
+
 def test_deep_copy_shares_the_retriever(corpus_file):
     import copy
 
