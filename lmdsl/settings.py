@@ -37,6 +37,20 @@ _global_lock = threading.Lock()
 _overrides: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("lmdsl_overrides", default=None)
 
 
+# DSPy's names for settings lmdsl spells differently.
+ALIASES = {"rm": "retriever"}
+
+
+def _resolve(settings: dict[str, Any]) -> dict[str, Any]:
+    for alias, name in ALIASES.items():
+        if alias in settings:
+            if name in settings:
+                raise TypeError(f"give {name}= or its DSPy alias {alias}=, not both")
+            settings[name] = settings.pop(alias)
+    _check(settings)
+    return settings
+
+
 def _check(keys: Any) -> None:
     unknown = set(keys) - set(DEFAULTS)
     if unknown:
@@ -45,7 +59,7 @@ def _check(keys: Any) -> None:
 
 def configure(**settings: Any) -> None:
     """Set process-wide defaults, e.g. ``lmdsl.configure(lm=lmdsl.LM("openai/gpt-4o-mini"))``."""
-    _check(settings)
+    settings = _resolve(settings)
     with _global_lock:
         _global.update(settings)
 
@@ -53,7 +67,7 @@ def configure(**settings: Any) -> None:
 @contextlib.contextmanager
 def context(**settings: Any) -> Iterator[None]:
     """Override settings inside a ``with`` block (this thread / task only)."""
-    _check(settings)
+    settings = _resolve(settings)
     current = _overrides.get() or {}
     token = _overrides.set({**current, **settings})
     try:

@@ -128,3 +128,12 @@ def test_reset():
     lmdsl.configure(max_reasks=9)
     settings.reset()
     assert settings.get("max_reasks") == 2
+
+
+def test_dspy_rm_alias_sets_the_retriever():
+    lmdsl.configure(rm="my-retriever")
+    assert settings.get("retriever") == "my-retriever"
+    with lmdsl.context(rm="scoped"):
+        assert settings.get("retriever") == "scoped"
+    with pytest.raises(TypeError, match="not both"):
+        lmdsl.configure(rm="a", retriever="b")

@@ -94,7 +94,7 @@ def exact(example, pred):  # DSPy's docs write most metrics with two arguments
 def rag_setup():
     from lmdsl.retrievers import BM25Retriever
 
-    dspy.configure(lm=capital_lm(), retriever=BM25Retriever(CORPUS), display_progress=False)  # DSPy: rm=
+    dspy.configure(lm=capital_lm(), rm=BM25Retriever(CORPUS), display_progress=False)
     trainset = [dspy.Example(question=f"What is the capital of {c}?", answer=a).with_inputs("question")
                 for c, a in [("France", "Paris"), ("Italy", "Rome")]]
     devset = [dspy.Example(question=f"What is the capital of {c}?", answer=a).with_inputs("question")
