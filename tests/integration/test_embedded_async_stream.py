@@ -54,3 +54,22 @@ def test_streaming_the_embedded_model():
     assert len(chunks) > 2  # token by token, not one piece
     for field in ("reasoning", "answer"):
         assert "".join(c.text for c in chunks if c.field == field) == prediction[field]
+
+
+@pytest.mark.filterwarnings("ignore:Item .* ReadOnly:UserWarning")  # litellm's streaming types, not ours
+def test_litellm_stream_of_the_embedded_model_is_token_by_token():
+    from lmdsl.lm._litellm import litellm
+    from lmdsl.lm.providers import ensure_provider
+
+    ensure_provider("local/smollm2")
+    request = {"model": "local/smollm2", "messages": [{"role": "user", "content": QUESTIONS[0]}],
+               "temperature": 0, "max_tokens": 16}
+    whole = litellm().completion(**request).choices[0].message.content
+    chunks = list(litellm().completion(**request, stream=True))
+
+    async def astream():
+        return [c async for c in await litellm().acompletion(**request, stream=True)]
+
+    for got in (chunks, asyncio.run(astream())):
+        pieces = [c.choices[0].delta.content or "" for c in got]
+        assert len([p for p in pieces if p]) > 2 and "".join(pieces) == whole

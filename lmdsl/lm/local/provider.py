@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+import queue
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from lmdsl.errors import ContextWindowExceeded, LmdslError, LMError, LocalModelNotInstalled, ModelFileError
@@ -33,25 +34,49 @@ def local_llm_class() -> type:
             return await asyncio.to_thread(self.completion, model, messages, *args, **kwargs)
 
         def streaming(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Iterator[Any]:
-            """``stream=True`` works but delivers the whole reply as one chunk (first choice)."""
-            result = _run(litellm, model, messages, kwargs.get("optional_params"))
-            return iter([_stream_chunk(result)])
+            """``stream=True``: the first choice's text as llama.cpp generates it, then a last chunk
+            with the finish reason and usage. Generation runs in a worker thread feeding a queue."""
+            pieces: queue.Queue[Any] = queue.Queue()
+            optional = kwargs.get("optional_params")
+            threading.Thread(target=_feed, args=(litellm, model, messages, optional, pieces.put),
+                             name="lmdsl-local-stream", daemon=True).start()
+            while True:
+                item = pieces.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield _stream_chunk(item) if isinstance(item, LocalCompletion) else _text_chunk(item)
+                if isinstance(item, LocalCompletion):
+                    return
 
         async def astreaming(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
             import asyncio
 
+            loop = asyncio.get_running_loop()
+            pieces: asyncio.Queue[Any] = asyncio.Queue()
             optional = kwargs.get("optional_params")
-            result = await asyncio.to_thread(_run, litellm, model, messages, optional)
-            yield _stream_chunk(result)
+            worker = asyncio.ensure_future(asyncio.to_thread(
+                _feed, litellm, model, messages, optional,
+                lambda item: loop.call_soon_threadsafe(pieces.put_nowait, item)))
+            try:
+                while True:
+                    item = await pieces.get()
+                    if isinstance(item, BaseException):
+                        raise item
+                    yield _stream_chunk(item) if isinstance(item, LocalCompletion) else _text_chunk(item)
+                    if isinstance(item, LocalCompletion):
+                        return
+            finally:
+                await worker
 
     LocalLLM.__module__ = __name__
     return LocalLLM
 
 
-def _run(litellm: Any, model: str, messages: list, optional_params: Mapping[str, Any] | None) -> LocalCompletion:
+def _run(litellm: Any, model: str, messages: list, optional_params: Mapping[str, Any] | None,
+         on_text: Callable[[str], None] | None = None) -> LocalCompletion:
     """:func:`generate` with every failure turned into an error litellm passes through as is."""
     try:
-        return generate(model, messages, **_generation_params(optional_params or {}))
+        return generate(model, messages, on_text=on_text, **_generation_params(optional_params or {}))
     except LmdslError as exc:
         raise _litellm_compatible(litellm, exc, model) from exc
     except Exception as exc:  # a llama.cpp failure we did not foresee: not retryable
@@ -59,10 +84,24 @@ def _run(litellm: Any, model: str, messages: list, optional_params: Mapping[str,
         raise _litellm_compatible(litellm, error, model) from exc
 
 
+def _feed(litellm: Any, model: str, messages: list, optional: Mapping[str, Any] | None,
+          put: Callable[[Any], None]) -> None:
+    """Generate, passing each text piece, then the LocalCompletion (or the error) to ``put``."""
+    try:
+        put(_run(litellm, model, messages, optional, on_text=put))
+    except BaseException as exc:  # handed to the consumer, which raises it
+        put(exc)
+
+
+def _text_chunk(text: str) -> dict[str, Any]:
+    return {"text": text, "is_finished": False, "finish_reason": "", "index": 0, "tool_use": None, "usage": None}
+
+
 def _stream_chunk(result: LocalCompletion) -> dict[str, Any]:
+    """The last chunk of a stream: its text was sent piece by piece already."""
     choice = result.choices[0]
     return {
-        "text": choice.text,
+        "text": "",
         "is_finished": True,
         "finish_reason": choice.finish_reason,
         "index": 0,
