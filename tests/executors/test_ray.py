@@ -8,7 +8,7 @@ import sys
 
 import pytest
 import ray_programs as rp
-from conftest import NODE2
+from ray_cluster_support import NODE2
 
 import lmdsl
 from lmdsl.errors import ConfigError, ErrorBudgetExceeded

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import ray_programs as rp
 from click.testing import CliRunner
-from conftest import HERE, free_port, ray_env
+from ray_cluster_support import HERE, free_port, ray_env
 
 from lmdsl.cli.main import cli
 
