@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -48,8 +49,13 @@ class Cluster:
         common = ["--block", "--disable-usage-stats", "--num-gpus", "0", "--object-store-memory", "80000000",
                   "--dashboard-agent-listen-port", str(free_port()), "--temp-dir", str(self.tmp)]
         out = open(self.tmp / log, "w")  # noqa: SIM115 - kept open for the process's lifetime
-        proc = subprocess.Popen([RAY, "start", *args, *common], stdout=out, stderr=subprocess.STDOUT,
-                                env=ray_env(), start_new_session=True)
+        # A watchdog shell leads the node's process group and kills the group once this test
+        # process is gone, so a test run killed before its teardown leaves no node behind.
+        command = " ".join(shlex.quote(part) for part in [RAY, "start", *args, *common])
+        watchdog = (f"{command} & node=$!; while kill -0 {os.getpid()} 2>/dev/null && kill -0 $node 2>/dev/null; "
+                    "do sleep 1; done; kill -KILL 0")
+        proc = subprocess.Popen(["sh", "-c", watchdog], stdout=out, stderr=subprocess.STDOUT, env=ray_env(),
+                                start_new_session=True)
         self.procs.append(proc)
         return proc
 
