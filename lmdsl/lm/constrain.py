@@ -59,8 +59,8 @@ def wire_params(mode: str, constraint: Constraint | None, *, in_process: bool) -
     if mode == "gbnf":
         if c.grammar:
             return {"grammar": c.grammar} if in_process else {"extra_body": {"grammar": c.grammar}}
-        if c.json_schema:  # llama.cpp's servers turn a schema into a grammar themselves
-            return {"response_format": response_format(c)}
+        if c.json_schema:  # both llama.cpp servers take this shape and turn the schema into a grammar
+            return {"response_format": {"type": "json_object", "schema": dict(c.json_schema)}}
         return {}
     if mode == "json_schema":
         return {"response_format": response_format(c)} if c.json_schema else {}

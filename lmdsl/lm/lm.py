@@ -320,7 +320,7 @@ class LM:
         usage = {"prompt_tokens": 0, "completion_tokens": 0}
         for reply in replies:
             params = {k: v for k, v in self.kwargs.items() if v is not None}
-            params.update(temperature=0.0, max_tokens=len(reply) + 8, logprobs=True)
+            params.update(temperature=0.0, max_tokens=len(reply) + 8, logprobs=True, top_logprobs=1)  # llama_cpp.server: none without top_logprobs
             params = merge_params(params, forcing(mode, reply, in_process=self.provider.in_process))
             response = self._raw_with_retries(messages, params)
             choice = response.choices[0]
@@ -503,6 +503,8 @@ def _hint_once(key: str, message: str) -> None:
 
 
 _CONSTRAINT_FIELDS = ("grammar", "response_format", "format")
+# How servers name a constraint field they refuse in an error that is not a 400.
+_NAMED_FIELDS = ("'response_format'", "'grammar'", "'structured_outputs'", "response_format.", "json_schema")
 
 
 def _without_constraint(params: dict[str, Any]) -> dict[str, Any]:
@@ -522,13 +524,17 @@ def _is_rejection(exc: BaseException) -> bool:
     """An HTTP 400 from the provider that is not about the prompt's length."""
     if isinstance(exc, LmdslError) and not isinstance(exc, LMError):
         return False
-    cause = exc
-    while cause is not None:
+    cause: BaseException | None = exc
+    seen: set[int] = set()
+    while cause is not None and id(cause) not in seen:  # a chain may loop back on itself
+        seen.add(id(cause))
         status = getattr(cause, "status_code", None)
         name = type(cause).__name__
         if "ContextWindow" in name:
             return False
         if status == 400 or name in ("BadRequestError", "UnprocessableEntityError") or status == 422:
             return not type(cause).__module__.startswith("lmdsl")
+        if any(field in str(cause) for field in _NAMED_FIELDS):  # e.g. a 500 for a request it failed to validate
+            return True
         cause = cause.__cause__
     return False

@@ -34,7 +34,7 @@ def served(url: str, **kwargs) -> lmdsl.LM:
 def test_auto_finds_llama_cpp_and_every_reply_is_a_label_in_one_call(server_url):
     from sentiment import Sentiment, devset
 
-    rows = devset[:12]
+    rows = devset[:8]
     lm = served(server_url)
     assert lm.constraint_mode() == "gbnf"  # asked the server what it is
     lmdsl.configure(lm=lm, display_progress=False)
@@ -48,14 +48,28 @@ def test_auto_finds_llama_cpp_and_every_reply_is_a_label_in_one_call(server_url)
     assert same >= len(rows) - 1  # same model, greedy: served and in-process agree (allow one near-tie)
 
 
-def test_json_schema_mode_on_the_server_reads_json_replies(server_url):
+def test_json_adapter_on_the_server_gets_a_schema_in_llama_cpp_shape(server_url):
+    from sentiment import classify, devset
+
+    lm = served(server_url)
+    predict = lmdsl.Predict(classify, adapter=lmdsl.JSONAdapter(), lm=lm)
+    for row in devset[:4]:
+        assert predict(text=row.text).label in ("negative", "positive")
+    assert len(lm.history) == 4  # valid JSON every time: no re-ask
+    assert json.loads(lm.history[-1]["outputs"][0])["label"] in ("negative", "positive")
+
+
+def test_a_server_that_refuses_json_schema_is_a_logged_fallback(server_url, caplog):
     from sentiment import Sentiment, devset
 
-    lm = served(server_url, constrain="json_schema")
+    lm = served(server_url, constrain="json_schema", num_retries=0)  # llama_cpp.server takes json_object only
     lmdsl.configure(lm=lm, display_progress=False)
-    result = Evaluate(devset[:6], exact_match)(Sentiment())
-    assert result.errors == 0 and result.usage["lm_calls"] == 6
-    assert json.loads(lm.history[-1]["outputs"][0])["label"] in ("negative", "positive")
+    with caplog.at_level("WARNING"):
+        result = Evaluate(devset[:3], exact_match, max_errors=10)(Sentiment())
+    assert "rejected constrain='json_schema'" in caplog.text
+    assert lm.constraint_mode() == "none"
+    for row in result.results:  # the rejected call was made again without the field: no server error reaches a row
+        assert row.error is None or row.error.startswith("ParseError"), row.error
 
 
 def test_unconstrained_mode_reports_what_it_could_not_read(server_url):
@@ -68,15 +82,20 @@ def test_unconstrained_mode_reports_what_it_could_not_read(server_url):
         assert row.error is not None or row.prediction.label in ("negative", "positive")
 
 
-def test_label_scores_from_the_server_match_in_process_scores(server_url):
+def test_label_scores_from_the_server_are_log_probabilities_of_the_forced_reply(server_url):
     messages = [{"role": "system", "content": "Classify the sentiment. Reply: Label: <negative|positive>"},
                 {"role": "user", "content": "Text: a gorgeous, witty, seductive movie."}]
     replies = ["Label: negative", "Label: positive"]
-    remote = served(server_url, cache=False).score(messages, replies).scores
+    lm = served(server_url, cache=False)
+    first = lm.score(messages, replies)
+    assert first.scores is not None and len(first.scores) == 2
+    assert all(-200 < s < 0 for s in first.scores)  # summed token log-probabilities
+    assert lm.score(messages, replies).scores == first.scores  # greedy forcing: the same path each time
+    assert first.usage["completion_tokens"] > 0
+    # The grammar makes the server pick its own tokenization of the forced reply ("L" "ab" "el" ...), so
+    # the sums are lower than in-process scores of the canonical tokens; only their differences matter.
     local = lmdsl.LM("local/smollm2", cache=False).score(messages, replies).scores
-    assert remote is not None and local is not None
-    assert all(abs(r - lo) < 0.5 for r, lo in zip(remote, local)), (remote, local)
-    assert (remote[0] < remote[1]) == (local[0] < local[1])
+    assert local is not None and all(lo > r for lo, r in zip(local, first.scores))
 
 
 def test_scoring_needs_a_mode_that_can_force_a_reply(server_url):
@@ -87,7 +106,7 @@ def test_scoring_needs_a_mode_that_can_force_a_reply(server_url):
 def test_cli_calibrate_compiles_against_the_server(server_url, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     train = tmp_path / "train.jsonl"
-    rows = [json.loads(line) for line in (ROOT / "examples/data/sst2_train.jsonl").read_text().splitlines()[:16]]
+    rows = [json.loads(line) for line in (ROOT / "examples/data/sst2_train.jsonl").read_text().splitlines()[:8]]
     train.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "calibrated.json"
     result = CliRunner().invoke(cli, [

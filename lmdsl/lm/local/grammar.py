@@ -91,6 +91,10 @@ def grammar_from_response_format(response_format: Mapping[str, Any] | None) -> s
         from llama_cpp.llama_grammar import json_schema_to_gbnf
 
         return json_schema_to_gbnf(json.dumps(schema))
+    if kind == "json_object" and isinstance(response_format.get("schema"), Mapping):
+        from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+        return json_schema_to_gbnf(json.dumps(response_format["schema"]))
     if kind == "json_object":
         from llama_cpp.llama_grammar import JSON_GBNF
 
