@@ -34,9 +34,10 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 def test_ctrl_c_then_rerun_repeats_no_finished_call(ray_cluster, tmp_path):
     target = _resume_module(tmp_path)
     marker = tmp_path / "calls.txt"
-    # First run: a local Ray instance started by the CLI (replicas inherit the slow LM's settings).
+    # First run: a local Ray instance started by the CLI (replicas inherit the slow LM's settings). The delay
+    # leaves seconds between the 8th call and the last, so the interrupt lands mid-run on a quiet machine too.
     first = subprocess.Popen([LMDSL, "evaluate", target, "--executor", "ray", "--replicas", "2"],
-                             env=_env(tmp_path, LMDSL_TEST_LM_DELAY="0.15", LMDSL_TEST_LM_MARKER=str(marker)),
+                             env=_env(tmp_path, LMDSL_TEST_LM_DELAY="0.6", LMDSL_TEST_LM_MARKER=str(marker)),
                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 180
     while time.time() < deadline and (not marker.exists() or len(marker.read_text().splitlines()) < 8):
