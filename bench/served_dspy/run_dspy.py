@@ -1,7 +1,8 @@
 """DSPy 3.4's side of bench/served.py, run under an interpreter that has dspy (rows on stdin, results on stdout).
 
 The program is what a DSPy user writes for the task: a class signature with a Literal output, dspy.Predict,
-DSPy's default adapter, temperature 0, no cache.
+DSPy's default adapter, temperature 0, no cache, max_tokens 256 (DSPy's default 4000 lets the 135M model write
+for about a minute per call when nothing constrains it).
 """
 
 import json
@@ -31,7 +32,7 @@ class Classify(dspy.Signature):
 
 
 Classify.__doc__ = INSTRUCTIONS[payload["task"]]
-lm = dspy.LM(f"openai/{payload['model']}", api_base=payload["url"], api_key="x", temperature=0.0, cache=False,
+lm = dspy.LM(f"openai/{payload['model']}", api_base=payload["url"], api_key="x", temperature=0.0, cache=False, max_tokens=256,
              num_retries=0)
 dspy.configure(lm=lm)
 predict = dspy.Predict(Classify)
