@@ -41,11 +41,14 @@ _KEY_SHAPES = re.compile(
     r"|\bAKIA[0-9A-Z]{16}\b"  # AWS access key ids
     r"|\bAIza[0-9A-Za-z_\-]{30,}"  # Google API keys
     r"|\bhf_[A-Za-z0-9]{20,}"  # Hugging Face tokens
+    r"|\bgh[pousr]_[A-Za-z0-9]{20,}"  # GitHub tokens
+    r"|\bxox[abprs]-[A-Za-z0-9\-]{10,}"  # Slack tokens
     r"|(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"  # user:password@ in a URL
 )
 # Every key shape above starts with one of these: texts without any skip the regex (which,
 # starting with \b, would otherwise be tried at every position of every history entry).
-_SHAPE_MARKERS = ("Bearer", "Basic", "sk-", "AKIA", "AIza", "hf_", "@")
+_SHAPE_MARKERS = ("Bearer", "Basic", "sk-", "AKIA", "AIza", "hf_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "xox",
+                  "@")
 # Shorter values would redact ordinary words (``api_key="x"`` for a local server is common).
 MIN_SECRET_LENGTH = 8
 

@@ -50,8 +50,8 @@ def test_keys_never_reach_spans(tmp_path, monkeypatch, content):
     text = path.read_text()
     rows = [json.loads(line) for line in text.splitlines()]
     assert any(r["name"].startswith("lm ") for r in rows) and any("exception" in json.dumps(r) for r in rows)
-    assert "[REDACTED]" in text  # the error (and with content, the prompt) kept, the secrets replaced
-    assert ("what is [REDACTED]?" in text) is content
+    assert "[redacted]" in text  # the error (and with content, the prompt) kept, the secrets replaced
+    assert ("what is [redacted]?" in text) is content
     for secret in (KEY, ENV_KEY, "abcdef0123456789ghijkl", "proxy.example"):
         assert secret not in text
 
@@ -60,5 +60,5 @@ def test_scrub_known_key_shapes():
     from lmdsl.telemetry.scrub import scrub
 
     text = "keys: sk-ant-api03-abcdefghij AKIAABCDEFGHIJKLMNOP ghp_abcdefghijklmnopqrstuvwx hf_abcdefghijklmnopqrstu"
-    assert scrub(text, []) == "keys: [REDACTED] [REDACTED] [REDACTED] [REDACTED]"
+    assert scrub(text, []) == "keys: [redacted] [redacted] [redacted] [redacted]"
     assert scrub("the word positive", ["positive-but-short-not"]) == "the word positive"
