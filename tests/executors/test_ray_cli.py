@@ -38,7 +38,8 @@ def test_ctrl_c_then_rerun_repeats_no_finished_call(ray_cluster, tmp_path):
     # leaves seconds between the 8th call and the last, so the interrupt lands mid-run on a quiet machine too.
     first = subprocess.Popen([LMDSL, "evaluate", target, "--executor", "ray", "--replicas", "2"],
                              env=_env(tmp_path, LMDSL_TEST_LM_DELAY="0.6", LMDSL_TEST_LM_MARKER=str(marker)),
-                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=_sigint_default)
     deadline = time.time() + 180
     while time.time() < deadline and (not marker.exists() or len(marker.read_text().splitlines()) < 8):
         assert first.poll() is None, first.communicate()
@@ -59,6 +60,12 @@ def test_ctrl_c_then_rerun_repeats_no_finished_call(ray_cluster, tmp_path):
     in_flight = 2  # a call finished on a replica the instant Ctrl-C stopped it may not have been stored
     assert len(done_before) - in_flight <= cached <= len(done_before), (cached, len(done_before))
     assert data["n"] == len(rp.devset) and data["score"] == _threads_score()
+
+
+def _sigint_default() -> None:
+    # A test run started in the background (nohup, `cmd &` in a script) passes SIGINT on as ignored, and
+    # Python then never turns it into KeyboardInterrupt: give the child the default so Ctrl-C reaches it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _threads_score() -> float:
