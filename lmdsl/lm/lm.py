@@ -322,7 +322,7 @@ class LM:
             params = {k: v for k, v in self.kwargs.items() if v is not None}
             params.update(temperature=0.0, max_tokens=len(reply) + 8, logprobs=True, top_logprobs=1)  # llama_cpp.server: none without top_logprobs
             params = merge_params(params, forcing(mode, reply, in_process=self.provider.in_process))
-            response = self._raw_with_retries(messages, params)
+            response = self._retrying(self._raw, messages, params)
             choice = response.choices[0]
             written = choice.message.content or ""
             content = getattr(getattr(choice, "logprobs", None), "content", None)
@@ -375,8 +375,12 @@ class LM:
         return result
 
     def _with_retries(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
+        return self._retrying(self._complete, messages, params)
+
+    def _retrying(self, call: Callable[..., Any], *args: Any) -> Any:
+        """``call(*args)``, retried with backoff on transient provider errors only."""
         if self.num_retries <= 0:
-            return self._complete(messages, params)
+            return call(*args)
         import tenacity
 
         retrying = tenacity.Retrying(
@@ -385,7 +389,7 @@ class LM:
             retry=tenacity.retry_if_exception(self._is_transient),
             reraise=True,
         )
-        return retrying(self._complete, messages, params)
+        return retrying(call, *args)
 
     async def _acomplete_with_retries(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
         attempt = 0
@@ -422,18 +426,6 @@ class LM:
             return litellm.completion(model=self.model, messages=messages, **self._provider_params(params))
         except Exception as exc:
             raise self._translate(exc) from exc
-
-    def _raw_with_retries(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Any:
-        if self.num_retries <= 0:
-            return self._raw(messages, params)
-        import tenacity
-
-        return tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.num_retries + 1),
-            wait=tenacity.wait_exponential(multiplier=0.5, max=20),
-            retry=tenacity.retry_if_exception(self._is_transient),
-            reraise=True,
-        )(self._raw, messages, params)
 
     async def _acomplete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
         ensure_provider(self.model)

@@ -27,19 +27,27 @@ def streamed_call(lm: Any, messages: list[dict[str, Any]], overrides: dict[str, 
         result = lm(messages, **overrides)
         on_text(result.text)
         return result
-    key = request_key(lm.model, messages, params) if lm.cache else None
-    hit = lm._cached(key)
+    key, hit = _cache_hit(lm, messages, params, on_text)
     if hit is not None:
-        lm._finish(messages, params, hit)
-        on_text(hit.text)
         return hit
-    if lm.model.startswith("local/"):
+    if lm.provider.in_process:
         result = _local(lm, messages, params, on_text)
     else:
         result = _hosted(lm, messages, params, on_text)
     if key is not None:
         shared_cache().put(key, _to_record(result))
     return lm._finish(messages, params, result)
+
+
+def _cache_hit(lm: Any, messages: list[dict[str, Any]], params: dict[str, Any],
+               on_text: OnText) -> tuple[str | None, Completion | None]:
+    """(cache key, cached reply already recorded and streamed as one piece, or None)."""
+    key = request_key(lm.model, messages, params) if lm.cache else None
+    hit = lm._cached(key)
+    if hit is not None:
+        lm._finish(messages, params, hit)
+        on_text(hit.text)
+    return key, hit
 
 
 async def astreamed_call(lm: Any, messages: list[dict[str, Any]], overrides: dict[str, Any],
@@ -49,13 +57,10 @@ async def astreamed_call(lm: Any, messages: list[dict[str, Any]], overrides: dic
         result = await lm.acall(messages, **overrides)
         on_text(result.text)
         return result
-    key = request_key(lm.model, messages, params) if lm.cache else None
-    hit = lm._cached(key)
+    key, hit = _cache_hit(lm, messages, params, on_text)
     if hit is not None:
-        lm._finish(messages, params, hit)
-        on_text(hit.text)
         return hit
-    if lm.model.startswith("local/"):
+    if lm.provider.in_process:
         # llama.cpp generates in a worker thread (the model's lock is a thread lock); the pieces
         # reach on_text from there, which the async stream makes thread-safe.
         result = await asyncio.to_thread(_local, lm, messages, params, on_text)
