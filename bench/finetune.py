@@ -8,8 +8,9 @@ For every cell, ``BootstrapFinetune`` (finetuner ``lora`` from plugins/lmdsl-lor
 with dev[:60] as the optimizer's valset, and the tuned program is scored on dev[60:] (140
 sentences no optimizer ever sees). Teachers:
 
-* ``zero-shot``: the program as given (the optimizer's default);
-* ``calibrated``: ``Calibrate`` compiled on the same N train rows (one scoring pass; the
+* ``zero-shot``: the program as given (``teacher=None``);
+* ``calibrated``: ``Calibrate`` compiled on the same N train rows (one scoring pass; what the
+  optimizer's default ``teacher="auto"`` does for this uncompiled label program; the
   "compiled teacher" of the acceptance table);
 * ``few-shot``: ``BootstrapFewShotWithRandomSearch`` (4 candidates) on the same rows.
 

@@ -246,3 +246,58 @@ def test_a_teacher_file_of_another_program_fails_before_any_lm_call_or_training(
                                         r"fit the program Mood.*predictors do not match"):
         optimizer.compile(Mood(), trainset=MOODS)
     assert calls == [] and recorded == []
+
+
+# ---- the default teacher: calibrated when the program is not compiled ------------------
+
+def leaning_scorer(inputs, replies):
+    """A model that leans "negative" but still ranks the right label higher than it ranks it elsewhere:
+    argmax says negative to every row, a +1 bias on positive gets every row right."""
+    positive_row = int(inputs["text"][1:]) < 6
+    return [-1.5 if positive_row else -3.0 if "positive" in r else (-1.0 if positive_row else 0.0) for r in replies]
+
+
+def leaning_generation(inputs):
+    return {"label": "negative"}  # what the model writes when asked (no scoring)
+
+
+def test_the_default_teacher_is_the_program_calibrated_on_the_trainset(recorded, capsys):
+    lm = ScriptedLM(leaning_generation, scorer=leaning_scorer)
+    lmdsl.configure(lm=lm)
+    optimizer = BootstrapFinetune(exact_match, finetuner="recording")
+    optimizer.compile(Mood(), trainset=MOODS)
+    assert optimizer.answer_counts["passed"] == {"label=positive": 6, "label=negative": 6}  # zero-shot: 0 / 6
+    assert "teacher: the program calibrated on the 12 train rows" in capsys.readouterr().err
+
+
+def test_teacher_none_or_program_keeps_the_program_as_given(recorded):
+    for teacher in (None, "program"):
+        lmdsl.configure(lm=ScriptedLM(leaning_generation, scorer=leaning_scorer))
+        optimizer = BootstrapFinetune(exact_match, finetuner="recording", teacher=teacher)
+        with pytest.raises(ConfigError, match="no teacher run passed"):  # only "negative" runs: 6 pass
+            optimizer.compile(Mood(), trainset=[r for r in MOODS if r.label == "positive"])
+        optimizer.compile(Mood(), trainset=MOODS)
+        assert optimizer.answer_counts["passed"] == {"label=negative": 6}
+
+
+def test_the_default_teacher_keeps_a_compiled_program_as_it_is(recorded, capsys):
+    lm = ScriptedLM(leaning_generation, scorer=leaning_scorer)
+    lmdsl.configure(lm=lm)
+    compiled = LabeledFewShot(k=2).compile(Mood(), trainset=MOODS)
+    BootstrapFinetune(exact_match, finetuner="recording").compile(compiled, trainset=MOODS)
+    assert "teacher: the program as given (already compiled)" in capsys.readouterr().err
+    assert all("score_replies" not in entry["params"] for entry in lm.history)  # nothing was scored
+
+
+def test_teacher_calibrate_on_an_lm_that_cannot_score_is_a_clear_error_before_training(recorded):
+    class NoScores(ScriptedLM):
+        def _score(self, messages, replies):
+            raise lmdsl.errors.LMError("scripted/lm: cannot score")
+
+    lmdsl.configure(lm=NoScores(biased_teacher))
+    with pytest.raises(ConfigError, match=r"teacher='calibrate' failed: .*cannot score"):
+        BootstrapFinetune(exact_match, finetuner="recording", teacher="calibrate").compile(Mood(), trainset=MOODS)
+    assert recorded == []
+    optimizer = BootstrapFinetune(exact_match, finetuner="recording")  # auto: falls back to the program
+    optimizer.compile(Mood(), trainset=MOODS)
+    assert optimizer.answer_counts["passed"] == {"label=positive": 2, "label=negative": 6}
