@@ -71,7 +71,7 @@ def _number(value: Any) -> bool:
 
 
 def valid_record(value: Any) -> bool:
-    """Whether ``value`` has the shape LM stores: outputs (texts), usage, finish reasons, scores."""
+    """Whether ``value`` has the shape LM stores: outputs (texts), usage, finish reasons, scores, label reads."""
     if not isinstance(value, dict):
         return False
     outputs = value.get("outputs")
@@ -84,7 +84,10 @@ def valid_record(value: Any) -> bool:
     if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
         return False
     scores = value.get("scores")
-    return scores is None or (isinstance(scores, list) and all(_number(x) for x in scores))
+    if scores is not None and not (isinstance(scores, list) and all(_number(x) for x in scores)):
+        return False
+    reads = value.get("label_reads")
+    return reads is None or (isinstance(reads, list) and all(r is None or isinstance(r, str) for r in reads))
 
 
 class Cache:

@@ -33,12 +33,13 @@ from lmdsl.lm.constrain import (
     merge_params,
     wire_params,
 )
+from lmdsl.lm.label_logprobs import TOP_LOGPROBS, alternatives, read_label
 from lmdsl.lm.providers import Provider, ensure_provider, provider_for
 from lmdsl.telemetry.spans import counts_retry, traced_lm_call
 
 # Params that shape the request key but are never sent to a provider: the constraint mode and the
 # endpoint's identity (a hash of api_base, never a key) keep replies of different modes and servers apart.
-LOCAL_ONLY_PARAMS = ("rollout_id", "_constrain", "_endpoint")
+LOCAL_ONLY_PARAMS = ("rollout_id", "_constrain", "_endpoint", "_label_choices")
 _log = logging.getLogger(__name__)
 
 
@@ -53,6 +54,8 @@ class Completion:
     finish_reasons: list[str] = field(default_factory=list)
     cost: float | None = None
     scores: list[float] | None = None  # LM.score: log-likelihood of each text, given the prompt
+    # With label_choices= on an unconstrained provider: per text, the label its top log-probabilities favour.
+    label_reads: list[str | None] | None = None
 
     @property
     def text(self) -> str:
@@ -113,6 +116,7 @@ class LM:
         self.model = model
         self.constrain = check_mode(constrain)
         self._mode: str | None = None  # what "auto" resolved to, or a fallback after a rejection
+        self._logprobs: bool | None = None  # whether the provider returns top_logprobs (None: not seen yet)
         # For a tuned local model: saved with the program so that load() can refuse an altered file.
         self.model_sha256: str | None = kwargs.pop("model_sha256", None)
         self.cache = cache
@@ -206,6 +210,12 @@ class LM:
         """Whether constrained replies are JSON objects (adapters lay prompts out as JSON then)."""
         return self.constraint_mode() in JSON_MODES
 
+    def reads_labels_from_logprobs(self) -> bool:
+        """Whether an unconstrained call given ``label_choices=`` asks for top log-probabilities to read
+        the label from (see lmdsl.lm.label_logprobs): in constraint mode none, unless the provider
+        refused them or answered without them."""
+        return self.constraint_mode() == "none" and self._logprobs is not False and not self.provider.in_process
+
     def _endpoint(self) -> str | None:
         base = self.api_base
         return hashlib.sha256(base.rstrip("/").encode()).hexdigest()[:16] if base else None
@@ -230,6 +240,11 @@ class LM:
         if constraint is not None and not isinstance(constraint, Constraint):
             raise TypeError(f"constraint must be a lmdsl.lm.constrain.Constraint, got {type(constraint).__name__}")
         params = merge_params(params, wire_params(mode, constraint, in_process=self.provider.in_process))
+        choices = params.pop("label_choices", None)
+        if choices and constraint is None and self.reads_labels_from_logprobs():
+            params.setdefault("logprobs", True)
+            params.setdefault("top_logprobs", TOP_LOGPROBS)
+            params["_label_choices"] = [str(c) for c in choices]
         params["_constrain"] = mode
         params["_endpoint"] = self._endpoint()
         return {k: v for k, v in params.items() if v is not None}
@@ -244,14 +259,20 @@ class LM:
         try:
             return self._with_retries(messages, params)
         except Exception as exc:
-            plain = _without_constraint(params)
+            plain = _without_logprobs(_without_constraint(params))
             if plain == params or not _is_rejection(exc):
                 raise
             result = self._with_retries(messages, plain)
-            mode = params.get("_constrain", "none")
-            self._mode = FALLBACK.get(mode, "none")
-            _log.warning("%s rejected constrain=%r (%s); falling back to %r for this LM",
-                         self.model, mode, str(exc).splitlines()[0][:200], self._mode)
+            reason = str(exc).splitlines()[0][:200]
+            if "_label_choices" in params:
+                self._logprobs = False
+                _log.warning("%s rejected logprobs (%s); labels are read from the reply's text for this LM",
+                             self.model, reason)
+            if _without_constraint(params) != params:
+                mode = params.get("_constrain", "none")
+                self._mode = FALLBACK.get(mode, "none")
+                _log.warning("%s rejected constrain=%r (%s); falling back to %r for this LM",
+                             self.model, mode, reason, self._mode)
             return result
 
     @traced_lm_call  # a span per LM call (cache hits too) when tracing is on
@@ -349,6 +370,7 @@ class LM:
             model=self.model,
             finish_reasons=list(record.get("finish_reasons") or []),
             scores=record.get("scores"),  # checked by the caller that asked for scores
+            label_reads=record.get("label_reads"),
         )
 
     def _finish(self, messages: list[dict[str, Any]], params: dict[str, Any], result: Completion) -> Completion:
@@ -416,7 +438,7 @@ class LM:
 
     def _complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
         """One uncached provider call. Test doubles override this."""
-        return self._from_response(self._raw(messages, params))
+        return self._from_response(self._raw(messages, params), params.get("_label_choices"))
 
     def _raw(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Any:
         """litellm's response to one call, errors translated."""
@@ -436,7 +458,7 @@ class LM:
             )
         except Exception as exc:
             raise self._translate(exc) from exc
-        return self._from_response(response)
+        return self._from_response(response, params.get("_label_choices"))
 
     def _translate(self, exc: Exception) -> BaseException:
         inner = _unwrap(exc)
@@ -449,8 +471,14 @@ class LM:
         hint = " (authentication failed: not retried; check the API key)" if _secrets.is_auth_failure(exc) else ""
         return LMError(f"{self.model}: {message}{hint}")
 
-    def _from_response(self, response: Any) -> Completion:
+    def _from_response(self, response: Any, label_choices: list[str] | None = None) -> Completion:
         texts = [(c.message.content or "") for c in response.choices]
+        reads = None
+        if label_choices:
+            found = [alternatives(c) for c in response.choices]
+            if not any(found):
+                self._logprobs = False  # asked for and not given: read labels from the text from now on
+            reads = [read_label(a, label_choices) for a in found]
         reasons = [str(getattr(c, "finish_reason", "") or "") for c in response.choices]
         usage_obj = getattr(response, "usage", None)
         usage = {
@@ -461,13 +489,15 @@ class LM:
         hidden = getattr(response, "_hidden_params", None) or {}
         if isinstance(hidden, dict):
             cost = hidden.get("response_cost")
-        return Completion(texts, usage, False, self.model, reasons, cost)
+        return Completion(texts, usage, False, self.model, reasons, cost, label_reads=reads)
 
 
 def _to_record(result: Completion) -> dict[str, Any]:
     record = {"outputs": result.texts, "usage": result.usage, "finish_reasons": result.finish_reasons}
     if result.scores is not None:
         record["scores"] = result.scores
+    if result.label_reads is not None:
+        record["label_reads"] = result.label_reads
     return record
 
 
@@ -496,7 +526,8 @@ def _hint_once(key: str, message: str) -> None:
 
 _CONSTRAINT_FIELDS = ("grammar", "response_format", "format")
 # How servers name a constraint field they refuse in an error that is not a 400.
-_NAMED_FIELDS = ("'response_format'", "'grammar'", "'structured_outputs'", "response_format.", "json_schema")
+_NAMED_FIELDS = ("'response_format'", "'grammar'", "'structured_outputs'", "response_format.", "json_schema",
+                 "'logprobs'", "'top_logprobs'")
 
 
 def _without_constraint(params: dict[str, Any]) -> dict[str, Any]:
@@ -510,6 +541,12 @@ def _without_constraint(params: dict[str, Any]) -> dict[str, Any]:
     if plain != params:
         plain["_constrain"] = "none"
     return plain
+
+
+def _without_logprobs(params: dict[str, Any]) -> dict[str, Any]:
+    if "_label_choices" not in params:
+        return params
+    return {k: v for k, v in params.items() if k not in ("logprobs", "top_logprobs", "_label_choices")}
 
 
 def _is_rejection(exc: BaseException) -> bool:

@@ -10,8 +10,10 @@ from typing import Any
 
 
 class Recorder:
-    def __init__(self, reply: str = "ok", owned_by: str = "someone", reject: tuple[str, ...] = ()):
+    def __init__(self, reply: str = "ok", owned_by: str = "someone", reject: tuple[str, ...] = (),
+                 logprobs: list[list[tuple[str, float]]] | None = None):
         self.reply = reply
+        self.logprobs = logprobs  # per position (token, logprob) alternatives, sent when a body asks for logprobs
         self.owned_by = owned_by
         self.reject = reject  # body keys that earn an HTTP 400, as a server that does not know them
         self.bodies: list[dict[str, Any]] = []
@@ -54,10 +56,16 @@ class Recorder:
                                      "message": {"role": "assistant", "content": recorder.reply},
                                      "done": True, "done_reason": "stop", "prompt_eval_count": 5, "eval_count": 2})
                     return
+                choice: dict[str, Any] = {"index": 0, "finish_reason": "stop",
+                                          "message": {"role": "assistant", "content": recorder.reply}}
+                if body.get("logprobs") and recorder.logprobs is not None:
+                    choice["logprobs"] = {"content": [
+                        {"token": alts[0][0], "logprob": alts[0][1], "bytes": None,
+                         "top_logprobs": [{"token": t, "logprob": lp, "bytes": None} for t, lp in alts]}
+                        for alts in recorder.logprobs]}
                 self._send(200, {
                     "id": "x", "object": "chat.completion", "created": 0, "model": body.get("model", "m"),
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": recorder.reply}}],
+                    "choices": [choice],
                     "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
                 })
 

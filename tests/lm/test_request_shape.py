@@ -108,6 +108,44 @@ def test_request_for_none_sends_no_constraint_but_stop_sequences():
     assert body["stop"] == ["\n\nText:"]
 
 
+# "The film is ..." where the model weighed beginning with "positive" over "negative" at the first token.
+SENTENCE_LOGPROBS = [[("The", -0.2), ("Positive", -2.0), ("Negative", -2.5), ("A", -1.0)],
+                     [(" film", -0.1), (" movie", -1.0)], [(" is", -0.1)]]
+
+
+def test_request_for_none_with_a_label_asks_for_top_logprobs_and_reads_the_label_from_them():
+    with Recorder(reply="The film is a delight.", logprobs=SENTENCE_LOGPROBS) as rec:
+        lm = served(rec, constrain="none")
+        assert Predict(classify, lm=lm)(text="fine").label == "positive"
+    (body,) = rec.bodies  # one call: no re-ask although the text names no label
+    assert body["logprobs"] is True and body["top_logprobs"] == 20
+    assert "Answer with one word" not in body["messages"][-1]["content"]  # no label list to echo
+
+
+def test_request_for_none_reads_the_text_first_when_it_names_a_label():
+    with Recorder(reply="negative", logprobs=SENTENCE_LOGPROBS) as rec:
+        assert Predict(classify, lm=served(rec, constrain="none"))(text="fine").label == "negative"
+
+
+def test_a_server_that_returns_no_logprobs_gets_the_label_reminder_from_then_on():
+    with Recorder(reply="positive") as rec:
+        lm = served(rec, constrain="none")
+        Predict(classify, lm=lm)(text="a")
+        Predict(classify, lm=lm)(text="b")
+    first, second = rec.bodies
+    assert first.get("logprobs") and "logprobs" not in second
+    assert second["messages"][-1]["content"].endswith("Answer with one word: negative or positive.")
+
+
+def test_a_server_that_rejects_logprobs_is_asked_again_without_them_and_remembers(caplog):
+    with Recorder(reply="positive", reject=("logprobs",)) as rec, caplog.at_level(logging.WARNING):
+        lm = served(rec, constrain="none")
+        assert Predict(classify, lm=lm)(text="a").label == "positive"
+        Predict(classify, lm=lm)(text="b")
+    assert [("logprobs" in b) for b in rec.bodies] == [True, False, False]
+    assert "rejected logprobs" in caplog.text and lm.constraint_mode() == "none"
+
+
 @pytest.mark.parametrize(("owned_by", "mode"), [("vllm", "vllm"), ("llamacpp", "gbnf"), ("library", "json_schema"),
                                                  ("organization_owner", "json_schema")])
 def test_auto_asks_the_server_once_what_it_is(owned_by, mode):

@@ -82,6 +82,19 @@ def test_unconstrained_mode_reports_what_it_could_not_read(server_url):
         assert row.error is not None or row.prediction.label in ("negative", "positive")
 
 
+def test_unconstrained_mode_reads_labels_from_the_servers_top_logprobs(server_url):
+    from sentiment import Sentiment
+
+    rows = lmdsl.data.load_jsonl(ROOT / "examples/data/sst2_train.jsonl", inputs=["text"], limit=8)
+    lm = served(server_url, constrain="none", cache=False)
+    lmdsl.configure(lm=lm, display_progress=False)
+    result = Evaluate(rows, exact_match, max_errors=10)(Sentiment())
+    assert all(entry["params"].get("top_logprobs") == 20 for entry in lm.history)
+    assert lm.reads_labels_from_logprobs()  # llama_cpp.server returned them
+    read = [row for row in result.results if row.error is None]
+    assert len(read) >= 7 and len(lm.history) <= 9  # a label for (nearly) every row, (nearly) one call each
+
+
 def test_label_scores_from_the_server_are_log_probabilities_of_the_forced_reply(server_url):
     messages = [{"role": "system", "content": "Classify the sentiment. Reply: Label: <negative|positive>"},
                 {"role": "user", "content": "Text: a gorgeous, witty, seductive movie."}]
