@@ -20,6 +20,7 @@ from lmdsl.errors import LmdslError, LMError
 from lmdsl.lm import history as _history
 from lmdsl.lm import probe as _probe
 from lmdsl.lm import secrets as _secrets
+from lmdsl.lm import server_tokens as _server_tokens
 from lmdsl.lm import usage as _usage
 from lmdsl.lm._litellm import litellm as _litellm
 from lmdsl.lm._litellm import transient_errors as _transient_errors
@@ -343,6 +344,7 @@ class LM:
             params = {k: v for k, v in self.kwargs.items() if v is not None}
             params.update(temperature=0.0, max_tokens=len(reply) + 8, logprobs=True, top_logprobs=1)  # llama_cpp.server: none without top_logprobs
             params = merge_params(params, forcing(mode, reply, in_process=self.provider.in_process))
+            params.update(self._canonical_tokens_bias(reply))
             response = self._retrying(self._raw, messages, params)
             choice = response.choices[0]
             written = choice.message.content or ""
@@ -356,6 +358,19 @@ class LM:
             for key in usage:
                 usage[key] += int(getattr(getattr(response, "usage", None), key, 0) or 0)
         return Completion(replies, usage, False, self.model, scores=scores)
+
+    def _canonical_tokens_bias(self, reply: str) -> dict[str, Any]:
+        """``logit_bias`` on the reply's own token ids (from the server's tokenizer), so that the forced
+        reply is written in its canonical tokens and scores as it does in-process; {} when the server
+        cannot tokenize (the sums are then of whatever tokenization the server picked: warned once)."""
+        base = self.api_base
+        tokens = _server_tokens.reply_tokens(base, reply, self._api_key()) if base else None
+        if not tokens:
+            _hint_once(f"tokenize:{base}", f"{self.model}: the server has no tokenize endpoint lmdsl knows, so "
+                       "label scores sum the tokens it chose to write each label in (rankings may differ from "
+                       "the model's own tokenization)")
+            return {}
+        return {"logit_bias": {str(t): 100.0 for t in dict.fromkeys(tokens)}}  # OpenAI's maximum bias
 
     def _cached(self, key: str | None) -> Completion | None:
         if key is None:

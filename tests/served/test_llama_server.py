@@ -95,6 +95,21 @@ def test_unconstrained_mode_reads_labels_from_the_servers_top_logprobs(server_ur
     assert len(read) >= 7 and len(lm.history) <= 9  # a label for (nearly) every row, (nearly) one call each
 
 
+def test_served_label_scores_match_the_in_process_scores_of_the_same_model(server_url):
+    from trec import QuestionType
+
+    predictor = QuestionType().classify
+    adapter = lmdsl.ChatAdapter()
+    choices = ["abbreviation", "description", "entity", "human", "location", "numeric"]
+    replies = [adapter.render_reply(predictor.signature, {"label": c}) for c in choices]
+    messages = adapter.format(predictor.signature, [], {"text": "Who wrote the opera Carmen?"})
+    served_scores = served(server_url, cache=False).score(messages, replies).scores
+    local_scores = lmdsl.LM("local/smollm2", cache=False).score(messages, replies).scores
+    # the reply's own tokens are forced (logit_bias from the server's tokenizer): same sums, not
+    # those of whatever tokenization a grammar alone lets the server pick (e.g. -34 against -12)
+    assert served_scores == pytest.approx(local_scores, abs=1.0)
+
+
 def test_label_scores_from_the_server_are_log_probabilities_of_the_forced_reply(server_url):
     messages = [{"role": "system", "content": "Classify the sentiment. Reply: Label: <negative|positive>"},
                 {"role": "user", "content": "Text: a gorgeous, witty, seductive movie."}]
