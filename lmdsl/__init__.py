@@ -64,7 +64,7 @@ _LAZY = {
     "Callback": "lmdsl.callbacks",
     "BaseCallback": "lmdsl.callbacks",
     # optimizers and metrics, importable from the top level as DSPy's are
-    **{name: "lmdsl.teleprompt" for name in (
+    **{name: "lmdsl.optimizers" for name in (
         "LabeledFewShot", "BootstrapFewShot", "BootstrapFewShotWithRandomSearch", "BootstrapRS", "KNNFewShot",
         "Ensemble", "Calibrate", "BootstrapFinetune", "Teleprompter")},
     **{name: "lmdsl.evaluate" for name in (

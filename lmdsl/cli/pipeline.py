@@ -49,7 +49,7 @@ class Plan:
             built.append(stage.factory(**stage.options))
         if not self.chained:
             return built[0], self.stages[0].options
-        from lmdsl.teleprompt.pipeline import Pipeline
+        from lmdsl.optimizers.pipeline import Pipeline
 
         pipeline = Pipeline(built, defaults.get("metric"), num_threads=defaults.get("num_threads"))
         return pipeline, {f"{i}.{s.name}": {k: v for k, v in s.options.items() if _jsonable(v)}

@@ -5,12 +5,12 @@ from lmdsl.hookspecs import hookimpl
 
 @hookimpl
 def lmdsl_register_teleprompters(register):
-    from lmdsl import teleprompt
+    from lmdsl import optimizers
 
-    register("labeled-few-shot", teleprompt.LabeledFewShot)
-    register("bootstrap", teleprompt.BootstrapFewShot)
-    register("random-search", teleprompt.BootstrapFewShotWithRandomSearch)
-    register("knn", teleprompt.KNNFewShot)
-    register("ensemble", teleprompt.Ensemble)
-    register("bootstrap-finetune", teleprompt.BootstrapFinetune)
-    register("calibrate", teleprompt.Calibrate)
+    register("labeled-few-shot", optimizers.LabeledFewShot)
+    register("bootstrap", optimizers.BootstrapFewShot)
+    register("random-search", optimizers.BootstrapFewShotWithRandomSearch)
+    register("knn", optimizers.KNNFewShot)
+    register("ensemble", optimizers.Ensemble)
+    register("bootstrap-finetune", optimizers.BootstrapFinetune)
+    register("calibrate", optimizers.Calibrate)

@@ -31,9 +31,9 @@ from lmdsl.errors import ConfigError, LmdslError
 from lmdsl.evaluate import MetricError, split_feedback
 from lmdsl.evaluate.evaluate import call_metric, call_program, describe_error
 from lmdsl.lm.usage import track_usage
+from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_trainset
 from lmdsl.primitives import Example
 from lmdsl.program.trace import tracing
-from lmdsl.teleprompt.base import Candidate, MetricFn, Teleprompter, check_trainset
 from lmdsl.utils.parallel import parallel_map
 from lmdsl_gepa.pareto import best_mean, frontier, select_parent
 from lmdsl_gepa.reflect import ReflectInstruction, Rollout, clean_instruction, render_examples

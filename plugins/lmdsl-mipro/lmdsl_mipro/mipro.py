@@ -28,9 +28,9 @@ import lmdsl
 from lmdsl.errors import LmdslError
 from lmdsl.evaluate import Evaluate
 from lmdsl.lm.usage import track_usage
+from lmdsl.optimizers import BootstrapFewShotWithRandomSearch
+from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_trainset
 from lmdsl.primitives import Example
-from lmdsl.teleprompt import BootstrapFewShotWithRandomSearch
-from lmdsl.teleprompt.base import Candidate, MetricFn, Teleprompter, check_trainset
 from lmdsl_mipro.propose import (
     TIPS,
     DescribeDataset,

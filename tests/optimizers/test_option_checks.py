@@ -6,7 +6,7 @@ import pytest
 
 from lmdsl.errors import ConfigError
 from lmdsl.evaluate import exact_match
-from lmdsl.teleprompt import BootstrapFewShot, BootstrapFewShotWithRandomSearch, Ensemble, LabeledFewShot
+from lmdsl.optimizers import BootstrapFewShot, BootstrapFewShotWithRandomSearch, Ensemble, LabeledFewShot
 
 
 @pytest.mark.parametrize(("build", "message"), [
@@ -34,6 +34,6 @@ def test_sensible_edges_are_accepted():
 
 
 def test_wrapping_optimizers_say_so():
-    from lmdsl.teleprompt import KNNFewShot
+    from lmdsl.optimizers import KNNFewShot
 
     assert KNNFewShot.wraps_program and Ensemble.wraps_program and not BootstrapFewShot.wraps_program

@@ -30,10 +30,10 @@ from lmdsl.executors import Job, Outcome, run_program
 from lmdsl.lm import LM
 from lmdsl.lm.cache import cache_dir
 from lmdsl.lm.usage import track_usage
+from lmdsl.optimizers.balance import BalanceMode, balance_mode, rebalance
+from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_trainset, passes
 from lmdsl.primitives import Example
 from lmdsl.program.state import read_state
-from lmdsl.teleprompt.balance import BalanceMode, balance_mode, rebalance
-from lmdsl.teleprompt.base import Candidate, MetricFn, Teleprompter, check_trainset, passes
 from lmdsl.utils.progress import Progress
 from lmdsl.values.introspect import label_choices
 

@@ -10,8 +10,8 @@ from tp_programs import Mood, PromptLM, demo_count
 import lmdsl
 from lmdsl.errors import ConfigError, LoadError
 from lmdsl.evaluate import exact_match
+from lmdsl.optimizers import BootstrapFinetune, LabeledFewShot
 from lmdsl.plugins import plugin_manager
-from lmdsl.teleprompt import BootstrapFinetune, LabeledFewShot
 from lmdsl.testing import ScriptedLM
 
 
