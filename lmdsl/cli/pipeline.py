@@ -73,7 +73,7 @@ def plan_optimizers(spec: str, pairs: tuple[str, ...]) -> Plan:
     names = [n.strip() for n in spec.split(",")]
     if not all(names):
         raise click.UsageError(f"--optimizer {spec!r}: empty stage name (use e.g. few-shot,bootstrap-finetune)")
-    registry = lmdsl.plugin_manager().registry("teleprompters")
+    registry = lmdsl.plugin_manager().registry("optimizers")
     stages = []
     for name in names:
         try:

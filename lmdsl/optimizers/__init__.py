@@ -1,6 +1,6 @@
-"""Optimizers ("teleprompters"): all share ``compile(program, trainset=..., valset=None)``."""
+"""Optimizers (DSPy's "teleprompters"): all share ``compile(program, trainset=..., valset=None)``."""
 
-from lmdsl.optimizers.base import Candidate, CompileReport, Teleprompter
+from lmdsl.optimizers.base import Candidate, CompileReport, Optimizer, Teleprompter
 from lmdsl.optimizers.bootstrap import BootstrapFewShot
 from lmdsl.optimizers.calibrate import Calibrate
 from lmdsl.optimizers.ensemble import Ensemble
@@ -15,5 +15,5 @@ BootstrapRS = BootstrapFewShotWithRandomSearch
 __all__ = [
     "BootstrapFewShot", "BootstrapFewShotWithRandomSearch", "BootstrapFinetune", "BootstrapRS", "Calibrate", "Candidate",
     "CompileReport", "Ensemble",
-    "KNNFewShot", "LabeledFewShot", "Pipeline", "Teleprompter",
+    "KNNFewShot", "LabeledFewShot", "Optimizer", "Pipeline", "Teleprompter",
 ]

@@ -55,10 +55,10 @@ class CompileReport:
         }
 
 
-class Teleprompter:
+class Optimizer:
     """Base class: ``compile(program, trainset=..., valset=None) -> new program`` (input untouched)."""
 
-    name = "teleprompter"
+    name = "optimizer"
     verbose = True
     # True when compile() returns a new program wrapping the given one (KNN, Ensemble): a
     # compiled .json holds one program's predictors, so the CLI refuses these before compiling.
@@ -154,3 +154,6 @@ def passes(score: Any, threshold: float | None) -> bool:
 
 
 MetricFn = Callable[..., Any]
+
+
+Teleprompter = Optimizer  # the old name, kept for one release

@@ -4,7 +4,7 @@ from lmdsl.hookspecs import hookimpl
 
 
 @hookimpl
-def lmdsl_register_teleprompters(register):
+def lmdsl_register_optimizers(register):
     from lmdsl import optimizers
 
     register("labeled-few-shot", optimizers.LabeledFewShot)
