@@ -231,8 +231,9 @@ class BootstrapFinetune(Teleprompter):
                 model_name = finetune(dataset, base, seed=self.seed, **schedule, **self.finetuner_options)
                 train_seconds += time.perf_counter() - t0
                 lm = LM(model_name)
-                if model_name.startswith("local/") and Path(model_name[6:]).is_file():
-                    lm.model_sha256 = sha256_file(Path(model_name[6:]))
+                weights = Path(model_name.split("/", 1)[1])
+                if lm.provider.in_process and weights.is_file():  # pin the tuned weights by their digest
+                    lm.model_sha256 = sha256_file(weights)
                 tuned[name] = lm
             paths = dict(student.named_predictors())
             for path, predictor in paths.items():

@@ -246,3 +246,18 @@ def test_a_teacher_file_of_another_program_fails_before_any_lm_call_or_training(
                                         r"fit the program Mood.*predictors do not match"):
         optimizer.compile(Mood(), trainset=MOODS)
     assert calls == [] and recorded == []
+
+
+@pytest.mark.parametrize(("in_process", "pinned"), [(True, True), (False, False)])
+def test_the_tuned_model_is_pinned_when_its_provider_runs_in_process(tmp_path, in_process, pinned):
+    from lmdsl.lm.providers import Provider
+
+    model = tmp_path / "tuned.gguf"
+    model.write_bytes(b"GGUF fake weights")
+    prefix = f"tuned-{'in' if in_process else 'out'}-process"  # not local/: the capability decides
+    plugin_manager().registry("lms").register(prefix, Provider(in_process=in_process), "tests")
+    plugin_manager().registry("finetuners").register("file", lambda dataset, base, **o: f"{prefix}/{model}", "tests")
+    lmdsl.configure(lm=ScriptedLM(scripted))
+    student = BootstrapFinetune(exact_match, finetuner="file").compile(TwoStep(), trainset=TRAIN)
+    state = json.loads(student.save(tmp_path / "program.json").read_text())
+    assert bool(state["predictors"]["answer"]["lm"].get("model_sha256")) is pinned
