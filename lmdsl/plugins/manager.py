@@ -198,6 +198,9 @@ class PluginManager:
     # ---- loading ----------------------------------------------------------------------
     def load(self) -> None:
         """Activate built-ins, installed plugins and added ones; all or nothing in strict mode."""
+        with self._lock:  # every registry lookup (one per LM call) comes here: no snapshot once loaded
+            if self._loaded:
+                return
         with self._lock, self._all_or_nothing():
             if self._loaded:
                 return
