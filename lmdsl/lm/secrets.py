@@ -95,23 +95,31 @@ def _finite(value: Any) -> bool:
 
 def _strings(value: Any) -> list[str]:
     """Every string in ``value`` and the mappings, lists and tuples inside it (in no set order).
-    A loop over a stack: this runs over each LM call's history entry, where recursion costs more
-    than the search it feeds; plain numbers skip the (slow) abstract Mapping check."""
+    A loop over a stack, dispatching on the exact type first: this runs over each LM call's
+    history entry, where recursion and abstract-class checks cost more than the search it feeds."""
     found: list[str] = []
     stack = [value]
     while stack:
         item = stack.pop()
-        if isinstance(item, str):
+        kind = type(item)
+        if kind is str:
             found.append(item)
-        elif isinstance(item, dict):
+        elif kind is dict:
+            stack.extend(item.values())
+        elif kind is list or kind is tuple:
+            stack.extend(item)
+        elif kind in _SCALARS:
+            continue
+        elif isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, Mapping):
             stack.extend(item.values())
         elif isinstance(item, list | tuple):
             stack.extend(item)
-        elif item is None or isinstance(item, int | float):
-            continue
-        elif isinstance(item, Mapping):
-            stack.extend(item.values())
     return found
+
+
+_SCALARS = frozenset({int, float, bool, type(None)})
 
 
 def secret_values(params: Mapping[str, Any] | None = None) -> list[str]:
