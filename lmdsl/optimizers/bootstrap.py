@@ -16,7 +16,7 @@ from lmdsl.errors import ConfigError
 from lmdsl.evaluate.evaluate import score_prediction
 from lmdsl.executors import Job, Outcome, parallel_width, run_program
 from lmdsl.lm.usage import track_usage
-from lmdsl.optimizers.base import MetricFn, Optimizer, check_settings, check_trainset, passes
+from lmdsl.optimizers.base import MetricFn, Teleprompter, check_settings, check_trainset, passes
 from lmdsl.optimizers.labeled import LabeledFewShot
 from lmdsl.primitives import Example
 from lmdsl.utils.progress import Progress
@@ -26,7 +26,7 @@ from lmdsl.utils.progress import Progress
 _ASSERTION_FAILED: Any = object()
 
 
-class BootstrapFewShot(Optimizer):
+class BootstrapFewShot(Teleprompter):
     name = "bootstrap"
 
     def __init__(

@@ -25,12 +25,12 @@ from lmdsl.errors import ConfigError
 from lmdsl.evaluate import Evaluate
 from lmdsl.lm.cache import request_key
 from lmdsl.lm.usage import track_usage
-from lmdsl.optimizers.base import Candidate, MetricFn, Optimizer, check_trainset
+from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_trainset
 from lmdsl.primitives import Example
 from lmdsl.signatures.labels import label_field, labels
 
 
-class Calibrate(Optimizer):
+class Calibrate(Teleprompter):
     name = "calibrate"
 
     def __init__(

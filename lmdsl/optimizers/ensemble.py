@@ -6,7 +6,7 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from lmdsl.optimizers.base import Optimizer, check_settings
+from lmdsl.optimizers.base import Teleprompter, check_settings
 from lmdsl.program import Module
 
 
@@ -25,7 +25,7 @@ class EnsembleProgram(Module):
         return self._reduce(outputs) if self._reduce else outputs
 
 
-class Ensemble(Optimizer):
+class Ensemble(Teleprompter):
     """``Ensemble(programs, reduce=majority).compile()`` or ``Ensemble(reduce=...).compile(programs)``."""
 
     name = "ensemble"

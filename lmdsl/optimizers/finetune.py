@@ -31,7 +31,7 @@ from lmdsl.lm import LM
 from lmdsl.lm.cache import cache_dir
 from lmdsl.lm.usage import track_usage
 from lmdsl.optimizers.balance import BalanceMode, balance_mode, rebalance
-from lmdsl.optimizers.base import Candidate, MetricFn, Optimizer, check_trainset, passes
+from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_trainset, passes
 from lmdsl.primitives import Example
 from lmdsl.program.state import read_state
 from lmdsl.utils.progress import Progress
@@ -68,7 +68,7 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-class BootstrapFinetune(Optimizer):
+class BootstrapFinetune(Teleprompter):
     """Fine-tune the program's model on the passing runs of a teacher.
 
     ``teacher``: a program, or the path of a compiled ``.json`` of the program being tuned

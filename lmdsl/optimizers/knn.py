@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lmdsl.lm.usage import track_usage
-from lmdsl.optimizers.base import MetricFn, Optimizer, check_trainset
+from lmdsl.optimizers.base import MetricFn, Teleprompter, check_trainset
 from lmdsl.primitives import Example
 from lmdsl.program import Module
 from lmdsl.program.demos import demos_override
@@ -52,7 +52,7 @@ class KNNProgram(Module):
             return self.student(**inputs)
 
 
-class KNNFewShot(Optimizer):
+class KNNFewShot(Teleprompter):
     name = "knn"
     wraps_program = True
 

@@ -6,11 +6,11 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from lmdsl.optimizers.base import Optimizer, check_settings, check_trainset
+from lmdsl.optimizers.base import Teleprompter, check_settings, check_trainset
 from lmdsl.primitives import Example
 
 
-class LabeledFewShot(Optimizer):
+class LabeledFewShot(Teleprompter):
     name = "labeled-few-shot"
 
     def __init__(self, k: int = 16, *, seed: int = 0, sample: bool = True):

@@ -15,14 +15,14 @@ from typing import Any
 from lmdsl.errors import ConfigError
 from lmdsl.evaluate import Evaluate
 from lmdsl.lm.usage import track_usage
-from lmdsl.optimizers.base import Candidate, MetricFn, Optimizer, check_trainset
+from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_trainset
 from lmdsl.primitives import Example
 
 
-class Pipeline(Optimizer):
+class Pipeline(Teleprompter):
     name = "pipeline"
 
-    def __init__(self, stages: Sequence[Optimizer], metric: MetricFn | None = None, *,
+    def __init__(self, stages: Sequence[Teleprompter], metric: MetricFn | None = None, *,
                  num_threads: int | None = None):
         super().__init__()
         if not stages:

@@ -15,14 +15,14 @@ from typing import Any
 
 from lmdsl.evaluate import Evaluate
 from lmdsl.lm.usage import track_usage
-from lmdsl.optimizers.base import Candidate, MetricFn, Optimizer, check_settings, check_trainset
+from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_settings, check_trainset
 from lmdsl.optimizers.bootstrap import BootstrapFewShot
 from lmdsl.optimizers.labeled import LabeledFewShot
 from lmdsl.primitives import Example
 from lmdsl.program.backtracking import counting
 
 
-class BootstrapFewShotWithRandomSearch(Optimizer):
+class BootstrapFewShotWithRandomSearch(Teleprompter):
     name = "random-search"
 
     def __init__(

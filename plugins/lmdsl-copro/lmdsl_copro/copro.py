@@ -16,7 +16,7 @@ from typing import Any
 import lmdsl
 from lmdsl.evaluate import Evaluate
 from lmdsl.lm.usage import track_usage
-from lmdsl.optimizers.base import Candidate, Optimizer, check_trainset
+from lmdsl.optimizers.base import Candidate, Teleprompter, check_trainset
 from lmdsl.primitives import Example
 
 
@@ -51,7 +51,7 @@ def _fields(signature: Any) -> str:
     return f"inputs: {ins}; outputs: {outs}"
 
 
-class COPRO(Optimizer):
+class COPRO(Teleprompter):
     name = "copro"
 
     def __init__(self, metric: Any, *, prompt_model: Any = None, breadth: int = 4, depth: int = 2,

@@ -31,7 +31,7 @@ from lmdsl.errors import ConfigError, LmdslError
 from lmdsl.evaluate import MetricError, split_feedback
 from lmdsl.evaluate.evaluate import call_metric, call_program, describe_error
 from lmdsl.lm.usage import track_usage
-from lmdsl.optimizers.base import Candidate, MetricFn, Optimizer, check_settings, check_trainset, lm_option
+from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_settings, check_trainset, lm_option
 from lmdsl.primitives import Example
 from lmdsl.program.trace import tracing
 from lmdsl.utils.parallel import parallel_map
@@ -44,7 +44,7 @@ AUTO = {"light": 6, "medium": 12, "heavy": 24}
 Instructions = dict[str, str]
 
 
-class GEPA(Optimizer):
+class GEPA(Teleprompter):
     name = "gepa"
 
     def __init__(

@@ -29,7 +29,7 @@ from lmdsl.errors import LmdslError
 from lmdsl.evaluate import Evaluate
 from lmdsl.lm.usage import track_usage
 from lmdsl.optimizers import BootstrapFewShotWithRandomSearch
-from lmdsl.optimizers.base import Candidate, MetricFn, Optimizer, check_settings, check_trainset, lm_option
+from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_settings, check_trainset, lm_option
 from lmdsl.primitives import Example
 from lmdsl_mipro.propose import (
     TIPS,
@@ -53,7 +53,7 @@ def default_trials(num_predictors: int, num_candidates: int) -> int:
     return max(math.ceil(2 * variables * math.log2(max(2, num_candidates))), math.ceil(1.5 * num_candidates))
 
 
-class MIPROv2(Optimizer):
+class MIPROv2(Teleprompter):
     name = "mipro"
 
     def __init__(
