@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import lmdsl
     from lmdsl.lm.usage import track_usage
-    from lmdsl.teleprompt import BootstrapFewShot
+    from lmdsl.optimizers import BootstrapFewShot
 
     quiz = _load_quiz()
     lmdsl.configure(lm=lmdsl.LM(args.lm), display_progress=True)

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT / "examples"))
 import lmdsl  # noqa: E402
 from lmdsl.evaluate import exact_match  # noqa: E402
 from lmdsl.lm.lm import LM  # noqa: E402
-from lmdsl.teleprompt import BootstrapFewShotWithRandomSearch  # noqa: E402
+from lmdsl.optimizers import BootstrapFewShotWithRandomSearch  # noqa: E402
 
 
 class TimedLM(LM):

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT / "examples"))
 import lmdsl  # noqa: E402
 from lmdsl.data import load_jsonl  # noqa: E402
 from lmdsl.evaluate import Evaluate, exact_match  # noqa: E402
-from lmdsl.teleprompt import BootstrapFewShotWithRandomSearch, BootstrapFinetune, Calibrate  # noqa: E402
+from lmdsl.optimizers import BootstrapFewShotWithRandomSearch, BootstrapFinetune, Calibrate  # noqa: E402
 
 DATA = ROOT / "examples" / "data"
 

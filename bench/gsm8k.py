@@ -75,7 +75,7 @@ def main() -> None:
     import gsm8k
 
     import lmdsl
-    from lmdsl.teleprompt import BootstrapFewShotWithRandomSearch
+    from lmdsl.optimizers import BootstrapFewShotWithRandomSearch
 
     lm = lmdsl.LM("local/smollm2")
     lmdsl.configure(lm=lm, display_progress=True)

@@ -196,7 +196,7 @@ def stage_eval(args: argparse.Namespace, compiled: bool) -> dict[str, Any]:
 
 def stage_compile(args: argparse.Namespace) -> dict[str, Any]:
     from lmdsl.lm.usage import track_usage
-    from lmdsl.teleprompt.bootstrap import BootstrapFewShot
+    from lmdsl.optimizers.bootstrap import BootstrapFewShot
 
     module = _example(args.program)
     retriever = _retriever(module, args)

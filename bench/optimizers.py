@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "examples"))
 
 import lmdsl  # noqa: E402
 from lmdsl.evaluate import Evaluate  # noqa: E402
-from lmdsl.teleprompt import BootstrapFewShotWithRandomSearch, Calibrate  # noqa: E402
+from lmdsl.optimizers import BootstrapFewShotWithRandomSearch, Calibrate  # noqa: E402
 
 PROGRAMS = {"sentiment": "Sentiment", "trec": "QuestionType"}
 

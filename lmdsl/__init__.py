@@ -50,6 +50,7 @@ _LAZY = {
     "Embedder": "lmdsl.embeddings",
     "RayExecutor": "lmdsl.executors",
     "ThreadsExecutor": "lmdsl.executors",
+    "get_optimizer": "lmdsl.plugins",
     "get_teleprompter": "lmdsl.plugins",
     "get_retriever": "lmdsl.plugins",
     "get_module": "lmdsl.plugins",
@@ -64,9 +65,9 @@ _LAZY = {
     "Callback": "lmdsl.callbacks",
     "BaseCallback": "lmdsl.callbacks",
     # optimizers and metrics, importable from the top level as DSPy's are
-    **{name: "lmdsl.teleprompt" for name in (
+    **{name: "lmdsl.optimizers" for name in (
         "LabeledFewShot", "BootstrapFewShot", "BootstrapFewShotWithRandomSearch", "BootstrapRS", "KNNFewShot",
-        "Ensemble", "Calibrate", "BootstrapFinetune", "Teleprompter")},
+        "Ensemble", "Calibrate", "BootstrapFinetune", "Optimizer", "Teleprompter")},
     **{name: "lmdsl.evaluate" for name in (
         "MetricError", "exact_match", "f1", "answer_exact_match", "answer_in_passages", "normalize_text")},
 }

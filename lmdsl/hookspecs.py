@@ -28,8 +28,15 @@ def lmdsl_register_retrievers(register: Register) -> None:
 
 
 @hookspec
-def lmdsl_register_teleprompters(register: Register) -> None:
+def lmdsl_register_optimizers(register: Register) -> None:
     """Register optimizer classes: ``cls(metric=..., **options)`` with ``.compile(program, trainset=, valset=)``."""
+
+
+@hookspec(warn_on_impl=DeprecationWarning(
+    "lmdsl_register_teleprompters is now lmdsl_register_optimizers; the old hook still registers optimizers "
+    "until the next release"))
+def lmdsl_register_teleprompters(register: Register) -> None:
+    """The old name of :func:`lmdsl_register_optimizers`, kept for one release: what it registers are optimizers."""
 
 
 @hookspec

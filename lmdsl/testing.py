@@ -1,9 +1,13 @@
-"""Test doubles. ``ScriptedLM`` answers by output field and goes through the real adapter and LM path."""
+"""Test doubles. ``ScriptedLM`` answers by output field and goes through the real adapter and LM path;
+``isolated()`` gives a test its own cache directory, settings and plugin manager."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from lmdsl.lm.lm import LM, Completion
@@ -95,3 +99,27 @@ class ScriptedLM(LM):
 
     async def _acomplete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
         return self._complete(messages, params)
+
+
+@contextlib.contextmanager
+def isolated(cache_dir: str | Path) -> Iterator[None]:
+    """Run a test with ``LMDSL_CACHE_DIR`` at ``cache_dir``, default settings and a plugin manager that
+    loads lmdsl's built-ins but no installed plugin (a plugin's test suite adds its own inline); afterwards
+    the variable and the manager are put back and settings reset again. A plugin's ``conftest.py``:
+    ``with isolated(tmp_path / "cache"): yield`` in an autouse fixture."""
+    from lmdsl import settings
+    from lmdsl.plugins import PluginManager, set_plugin_manager
+
+    before = os.environ.get("LMDSL_CACHE_DIR")
+    os.environ["LMDSL_CACHE_DIR"] = str(cache_dir)
+    settings.reset()
+    previous = set_plugin_manager(PluginManager(load_entrypoints=False))
+    try:
+        yield
+    finally:
+        set_plugin_manager(previous)
+        settings.reset()
+        if before is None:
+            os.environ.pop("LMDSL_CACHE_DIR", None)
+        else:
+            os.environ["LMDSL_CACHE_DIR"] = before

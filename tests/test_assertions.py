@@ -483,7 +483,7 @@ def _qa_lm(inputs):
 
 
 def test_bootstrap_keeps_the_corrected_outputs_as_demos(scripted):
-    from lmdsl.teleprompt import BootstrapFewShot
+    from lmdsl.optimizers import BootstrapFewShot
 
     scripted(_qa_lm, cache=True)
     trainset = [Example(question=f"q{i}", answer=f"a{i}").with_inputs("question") for i in (1, 2, 3)]
@@ -501,7 +501,7 @@ def test_bootstrap_keeps_the_corrected_outputs_as_demos(scripted):
 
 
 def test_random_search_reports_how_often_each_suggestion_passed(scripted):
-    from lmdsl.teleprompt import BootstrapFewShotWithRandomSearch
+    from lmdsl.optimizers import BootstrapFewShotWithRandomSearch
 
     scripted(_qa_lm, cache=True)
     trainset = [Example(question=f"q{i}", answer=f"a{i}").with_inputs("question") for i in (1, 2, 3)]

@@ -94,3 +94,24 @@ def test_never_retries_and_defaults_to_no_cache():
     lm = ScriptedLM([])
     assert lm.num_retries == 0 and lm.cache is False
     assert ScriptedLM([], model="local/fake").supports_grammar
+
+
+def test_isolated_gives_its_own_cache_settings_and_plugins_then_puts_them_back(tmp_path, monkeypatch):
+    import os
+
+    from lmdsl.lm.cache import cache_dir
+    from lmdsl.plugins import plugin_manager
+    from lmdsl.testing import isolated
+
+    monkeypatch.setenv("LMDSL_CACHE_DIR", str(tmp_path / "outer"))
+    lmdsl.configure(lm=ScriptedLM([]))
+    outer_manager = plugin_manager()
+    with isolated(tmp_path / "inner"):
+        assert cache_dir() == tmp_path / "inner"
+        assert lmdsl.settings.get("lm") is None
+        assert plugin_manager() is not outer_manager and plugin_manager().load_entrypoints is False
+    assert os.environ["LMDSL_CACHE_DIR"] == str(tmp_path / "outer") and plugin_manager() is outer_manager
+    monkeypatch.delenv("LMDSL_CACHE_DIR")
+    with isolated(tmp_path / "inner"):
+        pass
+    assert "LMDSL_CACHE_DIR" not in os.environ

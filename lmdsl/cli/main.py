@@ -436,6 +436,7 @@ def plugins_cmd(as_json: bool) -> None:
     """List plugins: distribution, version, hooks and what each registered."""
     import lmdsl
     from lmdsl.errors import PluginError
+    from lmdsl.plugins.registry import KIND_ALIASES
 
     manager = lmdsl.plugin_manager()
     try:
@@ -451,6 +452,9 @@ def plugins_cmd(as_json: bool) -> None:
              "hooks": i.hooks, "registered": i.registered} for i in infos]
     failures = [f.__dict__ for f in manager.failures]
     if as_json:
+        for info in data:  # the old kind names too, for one release, for scripts that read them
+            info["registered"] = {**info["registered"], **{
+                old: info["registered"][new] for old, new in KIND_ALIASES.items() if new in info["registered"]}}
         _emit({"plugins": data, "failures": failures})
         return
     for info in data:

@@ -49,7 +49,7 @@ class Plan:
             built.append(stage.factory(**stage.options))
         if not self.chained:
             return built[0], self.stages[0].options
-        from lmdsl.teleprompt.pipeline import Pipeline
+        from lmdsl.optimizers.pipeline import Pipeline
 
         pipeline = Pipeline(built, defaults.get("metric"), num_threads=defaults.get("num_threads"))
         return pipeline, {f"{i}.{s.name}": {k: v for k, v in s.options.items() if _jsonable(v)}
@@ -73,7 +73,7 @@ def plan_optimizers(spec: str, pairs: tuple[str, ...]) -> Plan:
     names = [n.strip() for n in spec.split(",")]
     if not all(names):
         raise click.UsageError(f"--optimizer {spec!r}: empty stage name (use e.g. few-shot,bootstrap-finetune)")
-    registry = lmdsl.plugin_manager().registry("teleprompters")
+    registry = lmdsl.plugin_manager().registry("optimizers")
     stages = []
     for name in names:
         try:

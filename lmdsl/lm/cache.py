@@ -199,3 +199,10 @@ def shared_cache() -> Cache:
         if cache is None:
             cache = _caches[str(directory)] = Cache(directory)
         return cache
+
+
+def set_shared_cache(cache: Cache) -> None:
+    """Make ``cache`` what :func:`shared_cache` returns in this process for the current cache directory
+    (a Ray replica answers from the driver's cache this way, through a relay)."""
+    with _caches_lock:
+        _caches[str(cache_dir() / "lm")] = cache

@@ -93,15 +93,33 @@ def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _strings(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _strings(item)
+def _strings(value: Any) -> list[str]:
+    """Every string in ``value`` and the mappings, lists and tuples inside it (in no set order).
+    A loop over a stack, dispatching on the exact type first: this runs over each LM call's
+    history entry, where recursion and abstract-class checks cost more than the search it feeds."""
+    found: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str:
+            found.append(item)
+        elif kind is dict:
+            stack.extend(item.values())
+        elif kind is list or kind is tuple:
+            stack.extend(item)
+        elif kind in _SCALARS:
+            continue
+        elif isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return found
+
+
+_SCALARS = frozenset({int, float, bool, type(None)})
 
 
 def secret_values(params: Mapping[str, Any] | None = None) -> list[str]:
@@ -115,20 +133,19 @@ def secret_values(params: Mapping[str, Any] | None = None) -> list[str]:
     return sorted((s for s in found if len(s) >= MIN_SECRET_LENGTH), key=len, reverse=True)
 
 
-_env_cache: tuple[int, frozenset[str]] | None = None
+_env_cache: tuple[dict[Any, Any], frozenset[str]] | None = None
 
 
 def _env_secrets() -> frozenset[str]:
     """Values of key-like environment variables, recomputed only when the environment changed
-    (this runs for every LM call's history entry)."""
+    (this runs for every LM call's history entry: comparing with a copy is cheaper than hashing)."""
     global _env_cache
     data = getattr(os.environ, "_data", None)
-    stamp = hash(frozenset(data.items())) if isinstance(data, dict) else None
-    if stamp is not None and _env_cache is not None and _env_cache[0] == stamp:
+    if isinstance(data, dict) and _env_cache is not None and _env_cache[0] == data:
         return _env_cache[1]
     values = frozenset(v for k, v in os.environ.items() if _SECRET_ENV.search(k))
-    if stamp is not None:
-        _env_cache = (stamp, values)
+    if isinstance(data, dict):
+        _env_cache = (dict(data), values)
     return values
 
 
@@ -137,20 +154,34 @@ def scrub(text: str, params: Mapping[str, Any] | None = None, *, secrets: Iterab
     for secret in secret_values(params) if secrets is None else secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
-    if any(marker in text for marker in _SHAPE_MARKERS):
+    if _has_key_shape_marker(text):
         text = _KEY_SHAPES.sub(REDACTED, text)
     return text
 
 
 def scrub_value(value: Any, secrets: list[str]) -> Any:
     """``value`` (strings, dicts, lists) with secrets redacted; unchanged parts are not copied."""
+    # One look at all of its text first: almost every value (an LM call's history entry) has
+    # nothing to redact, and one search of the joined text costs far less than one per string.
+    # NUL never occurs in a secret or a key shape, so joining creates no match that is not there.
+    joined = "\0".join(_strings(value))
+    if not any(secret in joined for secret in secrets) and not _has_key_shape_marker(joined):
+        return value
+    return _scrub_each(value, secrets)
+
+
+def _has_key_shape_marker(text: str) -> bool:
+    return any(marker in text for marker in _SHAPE_MARKERS)
+
+
+def _scrub_each(value: Any, secrets: list[str]) -> Any:
     if isinstance(value, str):
         return scrub(value, secrets=secrets)
     if isinstance(value, dict):
-        out = {k: scrub_value(v, secrets) for k, v in value.items()}
+        out = {k: _scrub_each(v, secrets) for k, v in value.items()}
         return value if all(out[k] is value[k] for k in value) else out
     if isinstance(value, list):
-        items = [scrub_value(v, secrets) for v in value]
+        items = [_scrub_each(v, secrets) for v in value]
         return value if all(a is b for a, b in zip(items, value, strict=True)) else items
     return value
 

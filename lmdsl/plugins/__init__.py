@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from lmdsl.embeddings import providers as _embedding_providers
@@ -9,9 +10,15 @@ from lmdsl.lm import providers as _providers
 from lmdsl.plugins.manager import PluginManager, plugin_manager, set_plugin_manager
 
 
-def get_teleprompter(name: str) -> Any:
+def get_optimizer(name: str) -> Any:
     """The optimizer class registered as ``name`` (``bootstrap``, ``random-search``, plugins...)."""
-    return plugin_manager().registry("teleprompters").get(name)
+    return plugin_manager().registry("optimizers").get(name)
+
+
+def get_teleprompter(name: str) -> Any:
+    """The old name of :func:`get_optimizer`, kept for one release."""
+    warnings.warn("lmdsl.get_teleprompter is now lmdsl.get_optimizer", DeprecationWarning, stacklevel=2)
+    return get_optimizer(name)
 
 
 def get_retriever(name: str, **options: Any) -> Any:
@@ -45,6 +52,7 @@ def _embedder_factories() -> dict[str, Any]:
 _embedding_providers.set_discovery(_embedder_factories)
 
 __all__ = [
-    "PluginManager", "get_finetuner", "get_metric", "get_module", "get_retriever", "get_teleprompter",
+    "PluginManager", "get_finetuner", "get_metric", "get_module", "get_optimizer", "get_retriever",
+    "get_teleprompter",
     "plugin_manager", "set_plugin_manager",
 ]

@@ -24,7 +24,7 @@ import pluggy
 
 from lmdsl import hookspecs
 from lmdsl.errors import PluginError
-from lmdsl.plugins.registry import KINDS, Registry
+from lmdsl.plugins.registry import DEPRECATED_HOOKS, KINDS, AliasedKinds, Registry
 
 GROUP = "lmdsl"
 
@@ -36,7 +36,7 @@ class PluginInfo:
     version: str
     builtin: bool
     hooks: list[str] = field(default_factory=list)
-    registered: dict[str, list[str]] = field(default_factory=dict)
+    registered: dict[str, list[str]] = field(default_factory=AliasedKinds)
 
 
 @dataclass
@@ -75,7 +75,7 @@ class PluginManager:
         self.strict = _env_flag("LMDSL_STRICT_PLUGINS") if strict is None else strict
         self.trace = _env_flag("LMDSL_TRACE_PLUGINS")
         self.disabled = {p.strip() for p in os.environ.get("LMDSL_DISABLE_PLUGINS", "").split(",") if p.strip()}
-        self.registries = {kind: Registry(kind) for kind in KINDS}
+        self.registries = AliasedKinds({kind: Registry(kind) for kind in KINDS})
         self.infos: dict[str, PluginInfo] = {}
         self.failures: list[PluginFailure] = []
         self._with_builtins = builtins
@@ -111,7 +111,7 @@ class PluginManager:
         infos_before = dict(self.infos)
         failures_before = list(self.failures)
         pending_before = [
-            (plugin, replace(info, hooks=list(info.hooks), registered=dict(info.registered)))
+            (plugin, replace(info, hooks=list(info.hooks), registered=AliasedKinds(info.registered)))
             for plugin, info in self._pending
         ]
         loaded_before = self._loaded
@@ -145,10 +145,9 @@ class PluginManager:
             self._fail(info, PluginError(f"unknown hook(s) {', '.join(unknown)} (known hooks: {known})"))
             return
         self.infos[info.name] = info
-        info.hooks = sorted(
-            {impl_hook for impl_hook in KINDS.values() if self._impl(impl_hook, info.name) is not None}
-        )
-        for kind, hook in KINDS.items():
+        hooks = [(hook, kind) for kind, hook in KINDS.items()] + list(DEPRECATED_HOOKS.items())
+        info.hooks = sorted({hook for hook, _ in hooks if self._impl(hook, info.name) is not None})
+        for hook, kind in hooks:
             impl = self._impl(hook, info.name)
             if impl is None:
                 continue
@@ -199,6 +198,9 @@ class PluginManager:
     # ---- loading ----------------------------------------------------------------------
     def load(self) -> None:
         """Activate built-ins, installed plugins and added ones; all or nothing in strict mode."""
+        with self._lock:  # every registry lookup (one per LM call) comes here: no snapshot once loaded
+            if self._loaded:
+                return
         with self._lock, self._all_or_nothing():
             if self._loaded:
                 return

@@ -6,17 +6,33 @@ from typing import Any
 
 from lmdsl.errors import PluginError
 
-KINDS = {
+
+class AliasedKinds(dict[str, Any]):
+    """A dict keyed by kind where the old kind names (``KIND_ALIASES``) still find their entry, for
+    one release, without showing up when iterating (listings name each kind once, by its new name)."""
+
+    def __missing__(self, key: str) -> Any:
+        if key in KIND_ALIASES:
+            return self[KIND_ALIASES[key]]
+        raise KeyError(key)
+
+
+# "teleprompters" is the old name of "optimizers"; the old hook lmdsl_register_teleprompters
+# still fills the optimizers registry (pluggy warns its implementers that it is deprecated).
+KIND_ALIASES = {"teleprompters": "optimizers"}
+DEPRECATED_HOOKS = {"lmdsl_register_teleprompters": "optimizers"}
+
+KINDS = AliasedKinds({
     "modules": "lmdsl_register_modules",
     "retrievers": "lmdsl_register_retrievers",
-    "teleprompters": "lmdsl_register_teleprompters",
+    "optimizers": "lmdsl_register_optimizers",
     "lms": "lmdsl_register_lms",
     "metrics": "lmdsl_register_metrics",
     "finetuners": "lmdsl_register_finetuners",
     "executors": "lmdsl_register_executors",
     "embedders": "lmdsl_register_embedders",
-}
-SINGULAR = {"modules": "module", "retrievers": "retriever", "teleprompters": "optimizer", "lms": "LM provider",
+})
+SINGULAR = {"modules": "module", "retrievers": "retriever", "optimizers": "optimizer", "lms": "LM provider",
             "metrics": "metric", "finetuners": "finetuner", "embedders": "embedder",
             "executors": "executor"}
 

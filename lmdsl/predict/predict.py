@@ -44,7 +44,7 @@ class Predict(Module):
     ``label_bias`` (None: generate as usual) switches the predictor from generating a reply to
     scoring every possible label: the LM rates each complete reply (``LM.score``), the bias
     of each label (keyed by its rendered text, e.g. ``{"positive": 1.5}``) is added, and the
-    best label wins. ``lmdsl.teleprompt.Calibrate`` learns the biases from a trainset; a small
+    best label wins. ``lmdsl.optimizers.Calibrate`` learns the biases from a trainset; a small
     model's preference for one label is the commonest error it corrects.
     """
 

@@ -17,8 +17,8 @@ malformed object is one more observation instead of a re-ask.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable, Generator, Sequence
+from typing import Any, Literal, NamedTuple
 
 from lmdsl.errors import ParseError, SignatureError
 from lmdsl.predict.chain_of_thought import ChainOfThought
@@ -71,31 +71,40 @@ class ReAct(Module):
         self.extract = ChainOfThought(_extract_signature(base), **config)
 
     # ---- the loop ---------------------------------------------------------------------
+    # The loop is written once, as a generator that yields each call it needs (a _Call) and
+    # gets the reply back; forward() makes the calls, aforward() awaits them. A ParseError of
+    # a call is thrown back into the loop at the point of the call.
     def forward(self, **inputs: Any) -> Prediction:
-        trajectory: list[dict[str, Any]] = []
-        for _ in range(self.max_iters):
+        steps = self._loop(inputs)
+        request = next(steps)
+        while isinstance(request, _Call):
             try:
-                step = self.react(**inputs, trajectory=format_trajectory(trajectory))
+                reply = request.call(**request.kwargs)
             except ParseError as exc:
-                trajectory.append(_unreadable(exc))
-                break
-            if step.next_tool_name == FINISH:
-                trajectory.append(_finished(step))
-                break
-            tool, args, observation = self._prepare(step.next_tool_name, step.next_tool_args)
-            if tool is not None:
-                observation = self._run_tool(tool, args)
-            trajectory.append(_step(step, args, observation))
-        extracted = self.extract(**inputs, trajectory=format_trajectory(trajectory))
-        return _result(extracted, trajectory)
+                request = steps.throw(exc)
+            else:
+                request = steps.send(reply)
+        return request
 
     async def aforward(self, **inputs: Any) -> Prediction:
         """:meth:`forward` for async code: LM calls are awaited; an ``async def`` tool is awaited,
         a sync tool runs in a worker thread so that a slow one never blocks the event loop."""
+        steps = self._loop(inputs)
+        request = next(steps)
+        while isinstance(request, _Call):
+            try:
+                reply = await request.acall(**request.kwargs)
+            except ParseError as exc:
+                request = steps.throw(exc)
+            else:
+                request = steps.send(reply)
+        return request
+
+    def _loop(self, inputs: dict[str, Any]) -> Generator[_Call | Prediction, Any, None]:
         trajectory: list[dict[str, Any]] = []
         for _ in range(self.max_iters):
             try:
-                step = await self.react.acall(**inputs, trajectory=format_trajectory(trajectory))
+                step = yield _Call(self.react, self.react.acall, {**inputs, "trajectory": format_trajectory(trajectory)})
             except ParseError as exc:
                 trajectory.append(_unreadable(exc))
                 break
@@ -104,10 +113,10 @@ class ReAct(Module):
                 break
             tool, args, observation = self._prepare(step.next_tool_name, step.next_tool_args)
             if tool is not None:
-                observation = await self._arun_tool(tool, args)
+                observation = yield _Call(self._run_tool, self._arun_tool, {"tool": tool, "args": args})
             trajectory.append(_step(step, args, observation))
-        extracted = await self.extract.acall(**inputs, trajectory=format_trajectory(trajectory))
-        return _result(extracted, trajectory)
+        extracted = yield _Call(self.extract, self.extract.acall, {**inputs, "trajectory": format_trajectory(trajectory)})
+        yield _result(extracted, trajectory)
 
     def _prepare(self, name: str, raw_args: Any) -> tuple[Tool | None, Any, str]:
         """(tool, validated arguments, "") or (None, arguments as proposed, the error observation)."""
@@ -138,6 +147,14 @@ class ReAct(Module):
         if limit and len(text) > limit:
             text = text[:limit] + f"... [truncated, {len(text) - limit} more characters]"
         return text
+
+
+class _Call(NamedTuple):
+    """One call the loop needs: how to make it (sync, async) and with what."""
+
+    call: Callable[..., Any]
+    acall: Callable[..., Awaitable[Any]]
+    kwargs: dict[str, Any]
 
 
 def _unreadable(exc: ParseError) -> dict[str, Any]:

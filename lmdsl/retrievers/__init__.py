@@ -6,7 +6,7 @@ Importing this package is cheap: numpy, bm25s and the stemmer load only when a
 
 from lmdsl.retrievers.bm25 import BM25Retriever
 from lmdsl.retrievers.corpus import cache_dir, fingerprint_file, iter_jsonl_corpus, load_corpus
-from lmdsl.retrievers.passage import BatchRetriever, Passage, Retriever, retrieve_batch
+from lmdsl.retrievers.passage import BatchRetriever, Passage, Retriever, check_k, retrieve_batch
 
 __all__ = [
     "BM25Retriever",
@@ -14,6 +14,7 @@ __all__ = [
     "Passage",
     "Retriever",
     "cache_dir",
+    "check_k",
     "fingerprint_file",
     "iter_jsonl_corpus",
     "load_corpus",

@@ -42,7 +42,7 @@ from lmdsl.retrievers.corpus import (
     fingerprint_rows,
     load_corpus,
 )
-from lmdsl.retrievers.passage import Passage
+from lmdsl.retrievers.passage import Passage, check_k
 
 if TYPE_CHECKING:
     import numpy as np
@@ -88,7 +88,7 @@ class BM25Retriever:
         k1: float = 1.5,
         b: float = 0.75,
     ):
-        self.k = _check_k(k)
+        self.k = check_k(k)
         if isinstance(title_weight, bool) or not isinstance(title_weight, int) or title_weight < 0:
             raise ConfigError(f"title_weight must be a non-negative integer, got {title_weight!r}")
         self.title_weight = title_weight
@@ -154,7 +154,7 @@ class BM25Retriever:
         """Answer many queries at once: one vectorised scoring pass per chunk of queries."""
         if isinstance(queries, str):
             raise TypeError("batch() takes a list of queries; call the retriever itself for one query")
-        k = self.k if k is None else _check_k(k)
+        k = self.k if k is None else check_k(k)
         results: list[list[Passage]] = []
         if not queries:
             return results
@@ -344,14 +344,3 @@ class BM25Retriever:
             raise ValueError("term matrix is inconsistent")
         return passages, model
 
-
-def _check_k(k: Any) -> int:
-    if isinstance(k, bool):
-        raise ConfigError(f"k must be a non-negative integer, got {k!r}")
-    try:
-        value = int(k)  # accepts "5" from CLI options
-    except (TypeError, ValueError):
-        raise ConfigError(f"k must be a non-negative integer, got {k!r}") from None
-    if value < 0 or (isinstance(k, float) and k != value):
-        raise ConfigError(f"k must be a non-negative integer, got {k!r}")
-    return value

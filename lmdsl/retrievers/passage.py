@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from lmdsl.errors import ConfigError
+
 
 @dataclass(frozen=True, slots=True)
 class Passage:
@@ -73,3 +75,17 @@ def retrieve_batch(retriever: Retriever, queries: Sequence[str], k: int) -> list
     if callable(batch):
         return batch(list(queries), k)
     return [retriever(q, k) for q in queries]
+
+
+def check_k(k: Any) -> int:
+    """``k`` as a non-negative whole number (``"5"`` from a CLI option too), or a ConfigError naming it;
+    every retriever checks its ``k`` with this so that all of them accept and refuse the same values."""
+    if isinstance(k, bool):
+        raise ConfigError(f"k must be a non-negative integer, got {k!r}")
+    try:
+        value = int(k)
+    except (TypeError, ValueError):
+        raise ConfigError(f"k must be a non-negative integer, got {k!r}") from None
+    if value < 0 or (isinstance(k, float) and k != value):
+        raise ConfigError(f"k must be a non-negative integer, got {k!r}")
+    return value

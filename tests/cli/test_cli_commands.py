@@ -146,7 +146,7 @@ def test_inspect_a_program_target(lmdsl_cli):
 def test_plugins(lmdsl_cli):
     run = lmdsl_cli("plugins")
     assert run.code == 0, run.err
-    assert "(built-in)" in run.out and "teleprompters: " in run.out and "random-search" in run.out
+    assert "(built-in)" in run.out and "optimizers: " in run.out and "random-search" in run.out
     data = lmdsl_cli("plugins --json").json()
     assert set(data) == {"plugins", "failures"} and data["failures"] == []
     registered = {}

@@ -13,7 +13,7 @@ import pytest
 from cli_support import PROG
 
 import lmdsl
-import lmdsl.teleprompt.finetune as finetune_module
+import lmdsl.optimizers.finetune as finetune_module
 from lmdsl.plugins import plugin_manager
 from lmdsl.testing import ScriptedLM
 

@@ -7,7 +7,7 @@ import pytest
 import lmdsl
 from lmdsl import Example, Predict, program
 from lmdsl.evaluate import Evaluate, Feedback, split_feedback
-from lmdsl.teleprompt import BootstrapFewShot
+from lmdsl.optimizers import BootstrapFewShot
 
 
 @program

@@ -12,8 +12,8 @@ from hotpot_world import QUESTION, WORKS, WorldLM, example
 import lmdsl
 from lmdsl.cli.main import cli
 from lmdsl.evaluate import Evaluate
+from lmdsl.optimizers.bootstrap import BootstrapFewShot
 from lmdsl.program import tracing
-from lmdsl.teleprompt.bootstrap import BootstrapFewShot
 
 TRAIN = ["Velmora", "The Glass Orchard", "Saltwind", "Copper Sky"]
 DEV = ["Night Ferry", "Amber Vale", "Iron Lantern", "Winter Harbour"]

@@ -11,9 +11,9 @@ from hotpot_world import QUESTION, WORKS, WorldLM, example
 
 import lmdsl
 from lmdsl.cli.main import cli
+from lmdsl.optimizers.bootstrap import BootstrapFewShot
 from lmdsl.program import tracing
 from lmdsl.retrievers import BM25Retriever
-from lmdsl.teleprompt.bootstrap import BootstrapFewShot
 
 
 def who_wrote(work: str) -> lmdsl.Example:

@@ -16,7 +16,7 @@ import lmdsl
 from lmdsl.cli.main import cli
 from lmdsl.evaluate import Evaluate, exact_match
 from lmdsl.lm.local import local_extra_installed
-from lmdsl.teleprompt import Calibrate
+from lmdsl.optimizers import Calibrate
 
 pytestmark = [
     pytest.mark.integration,

@@ -10,7 +10,7 @@ import pytest
 
 import lmdsl
 from lmdsl.lm import LM, Completion
-from lmdsl.lm.cache import Cache, cache_dir, request_key, shared_cache
+from lmdsl.lm.cache import Cache, cache_dir, request_key, set_shared_cache, shared_cache
 from lmdsl.testing import ScriptedLM
 
 SECRET = "sk-test-DO-NOT-STORE-4f8a1c"
@@ -208,3 +208,24 @@ def test_concurrent_calls():
     assert errors == []
     assert len(lm.history) == 80
     assert lm.usage.calls == 80
+
+
+def test_set_shared_cache_replaces_this_directory_s_cache_for_every_lm(tmp_path, monkeypatch):
+    class Remembering(Cache):  # a stand-in for a replica's relay to the driver's cache
+        def __init__(self):
+            super().__init__(None)
+            self.keys: list[str] = []
+
+        def put(self, key, value):
+            self.keys.append(key)
+            super().put(key, value)
+
+    relay = Remembering()
+    set_shared_cache(relay)
+    assert shared_cache() is relay
+    lm = CountingLM()
+    lm(MESSAGES)
+    assert relay.keys == [request_key(lm.model, MESSAGES, lm._params({}))]
+    assert lm(MESSAGES).cached is True and lm.calls == 1
+    monkeypatch.setenv("LMDSL_CACHE_DIR", str(tmp_path / "elsewhere"))
+    assert shared_cache() is not relay  # installed for the directory it was current for

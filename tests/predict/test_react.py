@@ -10,9 +10,9 @@ import pytest
 import lmdsl
 from lmdsl import ChainOfThought, Predict, signature
 from lmdsl.errors import SignatureError
+from lmdsl.optimizers import BootstrapFewShot
 from lmdsl.predict.react import NO_STEPS, ReAct, format_trajectory
 from lmdsl.predict.tools import Tool, ToolArgumentError
-from lmdsl.teleprompt import BootstrapFewShot
 from lmdsl.testing import ScriptedLM
 
 QA = signature("question -> answer: int", instructions="Answer the arithmetic question.")

@@ -9,9 +9,9 @@ import pytest
 
 import lmdsl
 from lmdsl import ChainOfThought, ConfigError, Passage, Prediction, Retrieve, program, signature
+from lmdsl.optimizers.bootstrap import BootstrapFewShot
 from lmdsl.program import tracing
 from lmdsl.retrievers import BM25Retriever
-from lmdsl.teleprompt.bootstrap import BootstrapFewShot
 
 CORPUS = [
     {"id": "paris", "title": "Paris", "text": "Paris is the capital and most populous city of France."},

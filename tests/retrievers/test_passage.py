@@ -4,7 +4,8 @@ import dataclasses
 
 import pytest
 
-from lmdsl.retrievers import BatchRetriever, Passage, Retriever, retrieve_batch
+from lmdsl.errors import ConfigError
+from lmdsl.retrievers import BatchRetriever, Passage, Retriever, check_k, retrieve_batch
 
 
 def test_long_text_with_and_without_title():
@@ -42,3 +43,14 @@ def test_protocols_and_retrieve_batch_fallback():
     assert isinstance(WithBatch(), BatchRetriever)
     assert retrieve_batch(plain, ["a", "b"], 2) == [[Passage("a")] * 2, [Passage("b")] * 2]
     assert retrieve_batch(WithBatch(), ["a"], 5) == [[Passage("a")]]
+
+
+@pytest.mark.parametrize(("k", "expected"), [(0, 0), (5, 5), ("5", 5), (3.0, 3)])
+def test_check_k_accepts_whole_numbers(k, expected):
+    assert check_k(k) == expected
+
+
+@pytest.mark.parametrize("k", [-1, True, 2.5, "five", None])
+def test_check_k_refuses_the_rest_by_name(k):
+    with pytest.raises(ConfigError, match=f"k must be a non-negative integer, got {k!r}"):
+        check_k(k)

@@ -144,3 +144,18 @@ def test_evaluate_error_rows_hold_no_key(monkeypatch, no_sleep):
     result = Evaluate(rows, exact_match, display_progress=False)(Predict("question -> answer"))
     assert result.errors == 1 and "authentication failed" in result.results[0].error
     assert KEY not in result.results[0].error
+
+
+def test_scrub_value_redacts_nested_texts_and_leaves_clean_values_uncopied(monkeypatch):
+    from lmdsl.lm.secrets import scrub_value, secret_values
+
+    clean = {"messages": [{"role": "user", "content": "hello"}], "usage": {"prompt_tokens": 3}, "cached": False,
+             "params": {"stop": ("a", "b"), "temperature": 0.0, "seed": None}}
+    assert scrub_value(clean, secret_values()) is clean
+    monkeypatch.setenv("LMDSL_TEST_SECRET_TOKEN", "tok-1234567890")  # a change of the environment is seen
+    dirty = {"messages": [{"role": "user", "content": "use tok-1234567890 or sk-abcdefghijkl"}],
+             "outputs": ["fine", "Bearer abcdefghijk"], "usage": {"prompt_tokens": 3}}
+    out = scrub_value(dirty, secret_values())
+    assert out["messages"][0]["content"] == f"use {REDACTED} or {REDACTED}"
+    assert out["outputs"] == ["fine", REDACTED] and out["usage"] is dirty["usage"]  # unchanged parts shared
+    assert dirty["messages"][0]["content"].startswith("use tok-")  # the input is not modified

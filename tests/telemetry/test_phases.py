@@ -10,10 +10,10 @@ import pytest
 
 import lmdsl
 from lmdsl.evaluate import exact_match
+from lmdsl.optimizers import BootstrapFewShotWithRandomSearch
 from lmdsl.telemetry import phase, record_phases
-from lmdsl.teleprompt import BootstrapFewShotWithRandomSearch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "teleprompt"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "optimizers"))
 from tp_programs import QAProgram, gold, rows
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from lmdsl import settings
 from lmdsl.executors.base import Job, run_example
 from lmdsl.executors.ray.payload import Built, Payload, rebuild
-from lmdsl.lm.cache import Cache
+from lmdsl.lm.cache import Cache, set_shared_cache
 from lmdsl.primitives import Example
 
 
@@ -63,13 +63,7 @@ class RelayCache(Cache):
 
 def install_relay_cache(relay: Any) -> None:
     """Make the relay this process's shared LM cache (replica processes run nothing else)."""
-    from lmdsl.lm import cache as lm_cache
-
-    key = str(lm_cache.cache_dir() / "lm")
-    with lm_cache._caches_lock:
-        lm_cache._caches[key] = RelayCache(relay)
-    if lm_cache.shared_cache().__class__ is not RelayCache:
-        raise RuntimeError("lmdsl.lm.cache.shared_cache() no longer honours the per-process cache table")
+    set_shared_cache(RelayCache(relay))
 
 
 class Replica:

@@ -6,8 +6,8 @@ from lmdsl.plugins.default_plugins import (
     lms,
     metrics,
     modules,
+    optimizers,
     retrievers,
-    teleprompters,
 )
 
-BUILTINS = (executors, modules, retrievers, teleprompters, lms, metrics, embedders)
+BUILTINS = (executors, modules, retrievers, optimizers, lms, metrics, embedders)

@@ -16,8 +16,8 @@ from typing import Any
 import lmdsl
 from lmdsl.evaluate import Evaluate
 from lmdsl.lm.usage import track_usage
+from lmdsl.optimizers.base import Candidate, Teleprompter, check_trainset
 from lmdsl.primitives import Example
-from lmdsl.teleprompt.base import Candidate, Teleprompter, check_trainset
 
 
 class ProposeInstruction(lmdsl.Signature):

@@ -4,7 +4,7 @@ import lmdsl
 
 
 @lmdsl.hookimpl
-def lmdsl_register_teleprompters(register):
+def lmdsl_register_optimizers(register):
     from lmdsl_copro.copro import COPRO
 
     register("copro", COPRO)

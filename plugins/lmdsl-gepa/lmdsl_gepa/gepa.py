@@ -31,9 +31,9 @@ from lmdsl.errors import ConfigError, LmdslError
 from lmdsl.evaluate import MetricError, split_feedback
 from lmdsl.evaluate.evaluate import call_metric, call_program, describe_error
 from lmdsl.lm.usage import track_usage
+from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_settings, check_trainset, lm_option
 from lmdsl.primitives import Example
 from lmdsl.program.trace import tracing
-from lmdsl.teleprompt.base import Candidate, MetricFn, Teleprompter, check_trainset
 from lmdsl.utils.parallel import parallel_map
 from lmdsl_gepa.pareto import best_mean, frontier, select_parent
 from lmdsl_gepa.reflect import ReflectInstruction, Rollout, clean_instruction, render_examples
@@ -69,22 +69,12 @@ class GEPA(Teleprompter):
         super().__init__()
         if max_metric_calls is not None and auto is not None:
             raise ValueError("gepa: give max_metric_calls or auto, not both")
-        if auto is not None and auto not in AUTO:
-            raise ValueError(f"gepa: auto must be one of {', '.join(AUTO)}, got {auto!r}")
-        if candidate_selection not in ("pareto", "current_best"):
-            raise ValueError(f"gepa: candidate_selection must be 'pareto' or 'current_best', got {candidate_selection!r}")
-        for key, value, low in (("max_metric_calls", max_metric_calls, 1),
-                                ("reflection_minibatch_size", reflection_minibatch_size, 1),
-                                ("max_merge_invocations", max_merge_invocations, 0),
-                                ("merge_subsample", merge_subsample, 1),
-                                ("reflection_max_tokens", reflection_max_tokens, 1)):
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
-                raise ValueError(f"gepa: {key} must be an integer >= {low}, got {value!r}")
-        if isinstance(reflection_lm, str):
-            try:
-                reflection_lm = lmdsl.LM(reflection_lm)
-            except ValueError as exc:
-                raise ValueError(f"gepa: reflection_lm: {exc}") from None
+        check_settings(self.name, error=ValueError, choices={
+            "auto": (auto, [*AUTO, None]), "candidate_selection": (candidate_selection, ["pareto", "current_best"])},
+            counts={"max_metric_calls": (max_metric_calls, 1), "reflection_minibatch_size": (reflection_minibatch_size, 1),
+                    "max_merge_invocations": (max_merge_invocations, 0), "merge_subsample": (merge_subsample, 1),
+                    "reflection_max_tokens": (reflection_max_tokens, 1)})
+        reflection_lm = lm_option(reflection_lm, self.name, "reflection_lm", error=ValueError)
         self.metric = metric
         self.reflection_lm = reflection_lm
         self.max_metric_calls = max_metric_calls

@@ -28,9 +28,9 @@ import lmdsl
 from lmdsl.errors import LmdslError
 from lmdsl.evaluate import Evaluate
 from lmdsl.lm.usage import track_usage
+from lmdsl.optimizers import BootstrapFewShotWithRandomSearch
+from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_settings, check_trainset, lm_option
 from lmdsl.primitives import Example
-from lmdsl.teleprompt import BootstrapFewShotWithRandomSearch
-from lmdsl.teleprompt.base import Candidate, MetricFn, Teleprompter, check_trainset
 from lmdsl_mipro.propose import (
     TIPS,
     DescribeDataset,
@@ -79,27 +79,18 @@ class MIPROv2(Teleprompter):
         seed: int = 0,
     ):
         super().__init__()
-        if auto is not None and auto not in AUTO:
-            raise ValueError(f"mipro: auto must be one of {', '.join(AUTO)} or None, got {auto!r}")
+        check_settings(self.name, error=ValueError, choices={"auto": (auto, [*AUTO, None])})
         if auto is None and num_candidates is None:
             raise ValueError("mipro: with auto=None give num_candidates (and optionally num_trials)")
         preset_n, preset_mb = AUTO[auto] if auto else (None, 25)
         self.num_candidates = num_candidates if num_candidates is not None else preset_n
-        for key, value, low in (("num_candidates", self.num_candidates, 1), ("num_trials", num_trials, 1),
-                                ("minibatch_size", minibatch_size, 1),
-                                ("minibatch_full_eval_steps", minibatch_full_eval_steps, 1),
-                                ("proposer_max_tokens", proposer_max_tokens, 1),
-                                ("max_bootstrapped_demos", max_bootstrapped_demos, 0),
-                                ("max_labeled_demos", max_labeled_demos, 0)):
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
-                raise ValueError(f"mipro: {key} must be an integer >= {low}, got {value!r}")
+        check_settings(self.name, error=ValueError, counts={
+            "num_candidates": (self.num_candidates, 1), "num_trials": (num_trials, 1), "minibatch_size": (minibatch_size, 1),
+            "minibatch_full_eval_steps": (minibatch_full_eval_steps, 1), "proposer_max_tokens": (proposer_max_tokens, 1),
+            "max_bootstrapped_demos": (max_bootstrapped_demos, 0), "max_labeled_demos": (max_labeled_demos, 0)})
         if init_temperature < 0:
             raise ValueError(f"mipro: init_temperature must be >= 0, got {init_temperature}")
-        if isinstance(prompt_lm, str):
-            try:
-                prompt_lm = lmdsl.LM(prompt_lm)
-            except ValueError as exc:
-                raise ValueError(f"mipro: prompt_lm: {exc}") from None
+        prompt_lm = lm_option(prompt_lm, self.name, "prompt_lm", error=ValueError)
         self.metric = metric
         self.auto = auto
         self.num_trials = num_trials

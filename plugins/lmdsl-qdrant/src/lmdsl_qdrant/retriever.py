@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from lmdsl.embeddings import as_embedder, embedder_dimension, embedder_id
 from lmdsl.errors import ConfigError
-from lmdsl.retrievers import Passage
+from lmdsl.retrievers import Passage, check_k
 from lmdsl.retrievers.corpus import cache_dir, fingerprint_file, fingerprint_rows, load_corpus
 from lmdsl.utils.progress import Progress
 
@@ -76,7 +76,7 @@ class QdrantRetriever:
         rebuild: bool = False,
         timeout: int | None = None,
     ):
-        self.k = _check_k(k)
+        self.k = check_k(k)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.embedder = as_embedder(embedder)
@@ -144,7 +144,7 @@ class QdrantRetriever:
         """Many queries: one embedding call and one batched Qdrant search."""
         if isinstance(queries, str):
             raise TypeError("batch() takes a list of queries; call the retriever itself for one query")
-        k = self.k if k is None else _check_k(k)
+        k = self.k if k is None else check_k(k)
         for q in queries:
             if not isinstance(q, str):
                 raise TypeError(f"a query must be a string, got {type(q).__name__}")
@@ -280,14 +280,3 @@ def _passage(point: Any) -> Passage:
 def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
-
-def _check_k(k: Any) -> int:
-    if isinstance(k, bool):
-        raise ConfigError(f"k must be a non-negative integer, got {k!r}")
-    try:
-        value = int(k)  # accepts "5" from CLI options
-    except (TypeError, ValueError):
-        raise ConfigError(f"k must be a non-negative integer, got {k!r}") from None
-    if value < 0 or (isinstance(k, float) and k != value):
-        raise ConfigError(f"k must be a non-negative integer, got {k!r}")
-    return value

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from lmdsl.errors import ConfigError
 from lmdsl.retrievers.corpus import cache_dir, fingerprint_file, fingerprint_rows, load_corpus
-from lmdsl.retrievers.passage import Passage
+from lmdsl.retrievers.passage import Passage, check_k
 
 logger = logging.getLogger("lmdsl_sqlite_fts")
 
@@ -83,7 +83,7 @@ class SqliteFTSRetriever:
         tokenizer: str = "porter unicode61",
         title_weight: float = 2.0,
     ):
-        self.k = _check_k(k)
+        self.k = check_k(k)
         self.title_weight = float(title_weight)
         if not self.title_weight >= 0:
             raise ConfigError(f"title_weight must be a non-negative number, got {title_weight!r}")
@@ -127,7 +127,7 @@ class SqliteFTSRetriever:
         """The ``k`` (default ``self.k``) best passages for ``query``, best first."""
         if not isinstance(query, str):
             raise TypeError(f"a query must be a string, got {type(query).__name__}")
-        k = self.k if k is None else _check_k(k)
+        k = self.k if k is None else check_k(k)
         match = fts_query(query)
         if not match or k == 0:
             return []
@@ -266,14 +266,3 @@ class SqliteFTSRetriever:
         with contextlib.suppress(Exception):
             self.close()
 
-
-def _check_k(k: Any) -> int:
-    if isinstance(k, bool):
-        raise ConfigError(f"k must be a non-negative integer, got {k!r}")
-    try:
-        value = int(k)
-    except (TypeError, ValueError):
-        raise ConfigError(f"k must be a non-negative integer, got {k!r}") from None
-    if value < 0 or (isinstance(k, float) and k != value):
-        raise ConfigError(f"k must be a non-negative integer, got {k!r}")
-    return value

@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from lmdsl.lm.usage import track_usage
+from lmdsl.optimizers.base import MetricFn, Teleprompter, check_trainset
 from lmdsl.primitives import Example
 from lmdsl.program import Module
 from lmdsl.program.demos import demos_override
-from lmdsl.teleprompt.base import MetricFn, Teleprompter, check_trainset
 from lmdsl.values import render_value
 
 
@@ -94,7 +94,7 @@ class KNNFewShot(Teleprompter):
         return DenseIndex(as_embedder(self.vectorizer), texts, k=self.k)
 
     def _bootstrapped(self, program: Any, rows: list[Example], paths: list[str]) -> list[dict[str, list[Example]]]:
-        from lmdsl.teleprompt.bootstrap import BootstrapFewShot
+        from lmdsl.optimizers.bootstrap import BootstrapFewShot
 
         sets: list[dict[str, list[Example]]] = []
         for row in rows:

@@ -19,7 +19,7 @@ from lmdsl import Example, Predict, program
 from lmdsl.errors import ConfigError
 from lmdsl.evaluate import MetricError, exact_match
 from lmdsl.lm.cache import request_key
-from lmdsl.teleprompt import BootstrapFewShot, LabeledFewShot
+from lmdsl.optimizers import BootstrapFewShot, LabeledFewShot
 from lmdsl.testing import ScriptedLM
 
 

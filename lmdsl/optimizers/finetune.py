@@ -34,11 +34,11 @@ from lmdsl.executors import Job, Outcome, run_program
 from lmdsl.lm import LM
 from lmdsl.lm.cache import cache_dir
 from lmdsl.lm.usage import track_usage
+from lmdsl.optimizers.balance import BalanceMode, balance_mode, rebalance
+from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_trainset, passes
 from lmdsl.primitives import Example
 from lmdsl.program.state import read_state
 from lmdsl.signatures.labels import label_field
-from lmdsl.teleprompt.balance import BalanceMode, balance_mode, rebalance
-from lmdsl.teleprompt.base import Candidate, MetricFn, Teleprompter, check_trainset, passes
 from lmdsl.utils.progress import Progress
 from lmdsl.values.introspect import label_choices
 
@@ -190,7 +190,7 @@ class BootstrapFinetune(Teleprompter):
     def calibrated_teacher(self, teacher: Any, rows: list[Example]) -> Any:
         """For ``teacher="auto"``/``"calibrate"``: the teacher calibrated on the trainset, or as it was
         (``auto`` only) when it is already compiled, answers with no label, or its LM cannot score labels."""
-        from lmdsl.teleprompt.calibrate import Calibrate
+        from lmdsl.optimizers.calibrate import Calibrate
 
         if self.teacher not in TEACHER_KINDS:
             return teacher
@@ -269,8 +269,9 @@ class BootstrapFinetune(Teleprompter):
                 model_name = finetune(dataset, base, seed=self.seed, **schedule, **self.finetuner_options)
                 train_seconds += time.perf_counter() - t0
                 lm = LM(model_name)
-                if model_name.startswith("local/") and Path(model_name[6:]).is_file():
-                    lm.model_sha256 = sha256_file(Path(model_name[6:]))
+                weights = Path(model_name.split("/", 1)[1])
+                if lm.provider.in_process and weights.is_file():  # pin the tuned weights by their digest
+                    lm.model_sha256 = sha256_file(weights)
                 tuned[name] = lm
             paths = dict(student.named_predictors())
             for path, predictor in paths.items():

@@ -15,11 +15,11 @@ from typing import Any
 
 from lmdsl.evaluate import Evaluate
 from lmdsl.lm.usage import track_usage
+from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_settings, check_trainset
+from lmdsl.optimizers.bootstrap import BootstrapFewShot
+from lmdsl.optimizers.labeled import LabeledFewShot
 from lmdsl.primitives import Example
 from lmdsl.program.backtracking import counting
-from lmdsl.teleprompt.base import Candidate, MetricFn, Teleprompter, check_settings, check_trainset
-from lmdsl.teleprompt.bootstrap import BootstrapFewShot
-from lmdsl.teleprompt.labeled import LabeledFewShot
 
 
 class BootstrapFewShotWithRandomSearch(Teleprompter):

@@ -6,8 +6,8 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from lmdsl.optimizers.base import Teleprompter, check_settings
 from lmdsl.program import Module
-from lmdsl.teleprompt.base import Teleprompter, check_settings
 
 
 class EnsembleProgram(Module):

@@ -10,7 +10,7 @@ from tp_programs import Mood, mood
 import lmdsl
 from lmdsl.errors import ConfigError
 from lmdsl.evaluate import exact_match
-from lmdsl.teleprompt import Calibrate, LabeledFewShot
+from lmdsl.optimizers import Calibrate, LabeledFewShot
 from lmdsl.testing import ScriptedLM
 
 

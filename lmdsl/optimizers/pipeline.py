@@ -15,8 +15,8 @@ from typing import Any
 from lmdsl.errors import ConfigError
 from lmdsl.evaluate import Evaluate
 from lmdsl.lm.usage import track_usage
+from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_trainset
 from lmdsl.primitives import Example
-from lmdsl.teleprompt.base import Candidate, MetricFn, Teleprompter, check_trainset
 
 
 class Pipeline(Teleprompter):

@@ -9,7 +9,7 @@ from tp_programs import CountingLM, TwoStep, gold, number, rows
 import lmdsl
 from lmdsl.evaluate import exact_match
 from lmdsl.lm.cache import shared_cache
-from lmdsl.teleprompt import BootstrapFewShot, BootstrapFewShotWithRandomSearch
+from lmdsl.optimizers import BootstrapFewShot, BootstrapFewShotWithRandomSearch
 
 TRAIN = rows(8)
 VAL = rows(4, prefix="v", start=100)

@@ -25,9 +25,9 @@ from lmdsl.errors import ConfigError
 from lmdsl.evaluate import Evaluate
 from lmdsl.lm.cache import request_key
 from lmdsl.lm.usage import track_usage
+from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_trainset
 from lmdsl.primitives import Example
 from lmdsl.signatures.labels import label_field, labels
-from lmdsl.teleprompt.base import Candidate, MetricFn, Teleprompter, check_trainset
 
 
 class Calibrate(Teleprompter):

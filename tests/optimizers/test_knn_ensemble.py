@@ -8,8 +8,8 @@ from tp_programs import PromptLM, QAProgram, TwoStep, demo_inputs
 import lmdsl
 from lmdsl import Example, Predict, Prediction
 from lmdsl.evaluate import Evaluate, exact_match
+from lmdsl.optimizers import Ensemble, KNNFewShot
 from lmdsl.predict.aggregation import majority
-from lmdsl.teleprompt import Ensemble, KNNFewShot
 from lmdsl.testing import ScriptedLM
 
 TOPICS = [

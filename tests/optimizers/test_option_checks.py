@@ -6,7 +6,7 @@ import pytest
 
 from lmdsl.errors import ConfigError
 from lmdsl.evaluate import exact_match
-from lmdsl.teleprompt import BootstrapFewShot, BootstrapFewShotWithRandomSearch, Ensemble, LabeledFewShot
+from lmdsl.optimizers import BootstrapFewShot, BootstrapFewShotWithRandomSearch, Ensemble, LabeledFewShot
 
 
 @pytest.mark.parametrize(("build", "message"), [
@@ -34,6 +34,27 @@ def test_sensible_edges_are_accepted():
 
 
 def test_wrapping_optimizers_say_so():
-    from lmdsl.teleprompt import KNNFewShot
+    from lmdsl.optimizers import KNNFewShot
 
     assert KNNFewShot.wraps_program and Ensemble.wraps_program and not BootstrapFewShot.wraps_program
+
+
+def test_choices_and_the_error_class_a_plugin_keeps():
+    from lmdsl.optimizers.base import check_settings
+
+    check_settings("mine", choices={"auto": (None, ["light", None])})
+    with pytest.raises(ConfigError, match=r"^mine: auto must be one of 'light', None, got 'huge'$"):
+        check_settings("mine", choices={"auto": ("huge", ["light", None])})
+    with pytest.raises(ValueError, match=r"^mine: n must be a whole number >= 1, got 0$"):
+        check_settings("mine", counts={"n": (0, 1)}, error=ValueError)
+
+
+def test_an_lm_option_given_by_name_becomes_an_lm_or_is_refused_by_name():
+    import lmdsl
+    from lmdsl.optimizers.base import lm_option
+
+    assert lm_option("local/smollm2", "mine", "prompt_lm").model == "local/smollm2"
+    given = lmdsl.LM("openai/x")
+    assert lm_option(given, "mine", "prompt_lm") is given and lm_option(None, "mine", "prompt_lm") is None
+    with pytest.raises(ConfigError, match=r"^mine: prompt_lm: .*provider/model"):
+        lm_option("no-provider", "mine", "prompt_lm")

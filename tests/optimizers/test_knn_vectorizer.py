@@ -11,7 +11,7 @@ from tp_programs import QAProgram, demo_inputs
 import lmdsl
 from lmdsl import Example
 from lmdsl.embeddings import Embedder
-from lmdsl.teleprompt import KNNFewShot
+from lmdsl.optimizers import KNNFewShot
 
 TOPICS = [
     ("the cat sat on the mat", "animal"),

@@ -10,8 +10,8 @@ from tp_programs import Mood, PromptLM, demo_count
 import lmdsl
 from lmdsl.errors import ConfigError, LoadError
 from lmdsl.evaluate import exact_match
+from lmdsl.optimizers import BootstrapFinetune, LabeledFewShot
 from lmdsl.plugins import plugin_manager
-from lmdsl.teleprompt import BootstrapFinetune, LabeledFewShot
 from lmdsl.testing import ScriptedLM
 
 
@@ -301,3 +301,18 @@ def test_teacher_calibrate_on_an_lm_that_cannot_score_is_a_clear_error_before_tr
     optimizer = BootstrapFinetune(exact_match, finetuner="recording")  # auto: falls back to the program
     optimizer.compile(Mood(), trainset=MOODS)
     assert optimizer.answer_counts["passed"] == {"label=positive": 2, "label=negative": 6}
+
+
+@pytest.mark.parametrize(("in_process", "pinned"), [(True, True), (False, False)])
+def test_the_tuned_model_is_pinned_when_its_provider_runs_in_process(tmp_path, in_process, pinned):
+    from lmdsl.lm.providers import Provider
+
+    model = tmp_path / "tuned.gguf"
+    model.write_bytes(b"GGUF fake weights")
+    prefix = f"tuned-{'in' if in_process else 'out'}-process"  # not local/: the capability decides
+    plugin_manager().registry("lms").register(prefix, Provider(in_process=in_process), "tests")
+    plugin_manager().registry("finetuners").register("file", lambda dataset, base, **o: f"{prefix}/{model}", "tests")
+    lmdsl.configure(lm=ScriptedLM(scripted))
+    student = BootstrapFinetune(exact_match, finetuner="file").compile(TwoStep(), trainset=TRAIN)
+    state = json.loads(student.save(tmp_path / "program.json").read_text())
+    assert bool(state["predictors"]["answer"]["lm"].get("model_sha256")) is pinned

@@ -55,10 +55,10 @@ class CompileReport:
         }
 
 
-class Teleprompter:
+class Optimizer:
     """Base class: ``compile(program, trainset=..., valset=None) -> new program`` (input untouched)."""
 
-    name = "teleprompter"
+    name = "optimizer"
     verbose = True
     # True when compile() returns a new program wrapping the given one (KNN, Ensemble): a
     # compiled .json holds one program's predictors, so the CLI refuses these before compiling.
@@ -115,12 +115,15 @@ def _as_phase(compile_fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def check_settings(who: str, *, counts: dict[str, tuple[Any, int]] | None = None,
-                   numbers: dict[str, Any] | None = None) -> None:
+                   numbers: dict[str, Any] | None = None, choices: dict[str, tuple[Any, Sequence[Any]]] | None = None,
+                   error: type[Exception] = ConfigError) -> None:
     """Refuse impossible constructor settings at once, naming the optimizer and the option
     (a negative ``num_candidate_programs`` used to print "estimated about -12 LM calls").
 
     ``counts``: name -> (value, minimum) for whole numbers, ``None`` allowed when the default is;
-    ``numbers``: name -> value for numbers that must be finite (``None`` allowed).
+    ``numbers``: name -> value for numbers that must be finite (``None`` allowed);
+    ``choices``: name -> (value, the values allowed). ``error``: the class raised (plugin optimizers
+    keep the one their releases documented).
     """
     import math
 
@@ -128,12 +131,28 @@ def check_settings(who: str, *, counts: dict[str, tuple[Any, int]] | None = None
         if value is None:
             continue
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            raise ConfigError(f"{who}: {name} must be a whole number >= {minimum}, got {value!r}")
+            raise error(f"{who}: {name} must be a whole number >= {minimum}, got {value!r}")
     for name, value in (numbers or {}).items():
         if value is None:
             continue
         if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-            raise ConfigError(f"{who}: {name} must be a finite number, got {value!r}")
+            raise error(f"{who}: {name} must be a finite number, got {value!r}")
+    for name, (value, allowed) in (choices or {}).items():
+        if value not in allowed:
+            raise error(f"{who}: {name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+
+
+def lm_option(value: Any, who: str, name: str, *, error: type[Exception] = ConfigError) -> Any:
+    """An LM given as an option: a ``"provider/model"`` string becomes an :class:`lmdsl.LM` (a bad one is
+    refused naming the option), anything else (an LM, ``None`` for the configured one) is kept."""
+    if not isinstance(value, str):
+        return value
+    from lmdsl.lm import LM
+
+    try:
+        return LM(value)
+    except (ValueError, ConfigError) as exc:
+        raise error(f"{who}: {name}: {exc}") from None
 
 
 def check_trainset(trainset: Sequence[Example], who: str) -> list[Example]:
@@ -154,3 +173,6 @@ def passes(score: Any, threshold: float | None) -> bool:
 
 
 MetricFn = Callable[..., Any]
+
+
+Teleprompter = Optimizer  # the old name, kept for one release

@@ -6,8 +6,8 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from lmdsl.optimizers.base import Teleprompter, check_settings, check_trainset
 from lmdsl.primitives import Example
-from lmdsl.teleprompt.base import Teleprompter, check_settings, check_trainset
 
 
 class LabeledFewShot(Teleprompter):

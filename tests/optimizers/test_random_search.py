@@ -10,7 +10,7 @@ from tp_programs import PromptLM, QAProgram, demo_count, gold, number, rows
 
 import lmdsl
 from lmdsl.evaluate import exact_match
-from lmdsl.teleprompt import BootstrapFewShotWithRandomSearch
+from lmdsl.optimizers import BootstrapFewShotWithRandomSearch
 
 
 @pytest.fixture(autouse=True)

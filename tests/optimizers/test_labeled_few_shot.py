@@ -6,7 +6,7 @@ import pytest
 from tp_programs import QAProgram, TwoStep, rows
 
 from lmdsl.errors import ConfigError
-from lmdsl.teleprompt import LabeledFewShot
+from lmdsl.optimizers import LabeledFewShot
 
 
 def test_k_demos_from_the_trainset_for_every_predictor():

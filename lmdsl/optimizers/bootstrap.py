@@ -16,9 +16,9 @@ from lmdsl.errors import ConfigError
 from lmdsl.evaluate.evaluate import score_prediction
 from lmdsl.executors import Job, Outcome, parallel_width, run_program
 from lmdsl.lm.usage import track_usage
+from lmdsl.optimizers.base import MetricFn, Teleprompter, check_settings, check_trainset, passes
+from lmdsl.optimizers.labeled import LabeledFewShot
 from lmdsl.primitives import Example
-from lmdsl.teleprompt.base import MetricFn, Teleprompter, check_settings, check_trainset, passes
-from lmdsl.teleprompt.labeled import LabeledFewShot
 from lmdsl.utils.progress import Progress
 
 # _judge's outcome for a run whose lmdsl.Assert still failed after backtracking.
