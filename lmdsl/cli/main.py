@@ -118,6 +118,7 @@ def _setup(lm: str | None, threads: int, retriever: str | None = None, retriever
            module: Any = None) -> None:
     import lmdsl
     from lmdsl.errors import PluginError
+    from lmdsl.lm.default import model_from_env
 
     settings: dict[str, Any] = {"num_threads": threads}
     meta = click.get_current_context().meta
@@ -125,7 +126,7 @@ def _setup(lm: str | None, threads: int, retriever: str | None = None, retriever
         raise click.UsageError("--api-base and --constrain refine --lm: give --lm MODEL too (e.g. --lm openai/my-model)")
     if lm:
         settings["lm"] = _lm_from_options(lm)
-    elif module is not None and getattr(module, "lm", None) is not None and not os.environ.get("LMDSL_LM"):
+    elif module is not None and getattr(module, "lm", None) is not None and not model_from_env():
         settings["lm"] = module.lm
     if retriever:
         opts = parse_pairs(retriever_opts, "-R")
@@ -207,9 +208,9 @@ def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: s
     """Compile TARGET (pkg.module:Program or path/file.py:Program) against a metric."""
     import time
 
-    import lmdsl
     from lmdsl.errors import ConfigError
     from lmdsl.evaluate import Evaluate
+    from lmdsl.lm.default import current_lm
     from lmdsl.lm.usage import track_usage
 
     check_outputs(report_html)
@@ -246,7 +247,7 @@ def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: s
     compiled.save(out, target=_portable(program_target, out), metadata={
         "optimizer": optimizer, "options": {k: v for k, v in options.items() if _jsonable(v)},
         "baseline_score": baseline.score, "score": final.score, "valset_size": len(val),
-        "trainset_size": len(train), "lm": getattr(lmdsl.settings.current_lm(), "model", None),
+        "trainset_size": len(train), "lm": getattr(current_lm(), "model", None),
     })
     result = {
         "baseline_score": baseline.score, "score": final.score, "lm_calls": usage.lm_calls,

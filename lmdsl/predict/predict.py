@@ -11,6 +11,7 @@ from typing import Any
 from lmdsl import callbacks, settings
 from lmdsl.adapters import Adapter, ChatAdapter
 from lmdsl.errors import ParseError, SignatureError, ValueParseError
+from lmdsl.lm.default import current_lm
 from lmdsl.lm.request import CallInfo, current_call
 from lmdsl.predict.replay import replay_async
 from lmdsl.predict.streaming import streamed_lm
@@ -83,7 +84,7 @@ class Predict(Module):
         return values
 
     def _resolve(self) -> tuple[Any, Adapter]:
-        lm = self.lm or settings.current_lm()
+        lm = self.lm or current_lm()
         return lm, self._adapter_for(lm)
 
     def _adapter_for(self, lm: Any) -> Adapter:
@@ -142,7 +143,7 @@ class Predict(Module):
         config = {**self.config, **kwargs.pop("config", {})}
         lm_override = kwargs.pop("lm", None)
         signature, inputs = self._prepare(kwargs)
-        lm = lm_override or self.lm or settings.current_lm()
+        lm = lm_override or self.lm or current_lm()
         adapter = self._adapter_for(lm)
         messages = adapter.format(signature, active_demos(self), inputs)
         params = {**self._params(config, lm, adapter, signature), **call_params()}

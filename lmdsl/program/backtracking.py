@@ -63,9 +63,8 @@ def check_mode(mode: str, where: str) -> str:
 
 def effective_mode() -> str:
     """``lmdsl.context(assertions=...)`` wins, then the running program's own setting, then ``configure``."""
-    overrides = settings._overrides.get()  # an explicit context() override is the most specific switch
-    if overrides and "assertions" in overrides:
-        return check_mode(overrides["assertions"], "lmdsl.context")
+    if settings.is_overridden("assertions"):  # an explicit context() override is the most specific switch
+        return check_mode(settings.get("assertions"), "lmdsl.context")
     config = _program_config.get()
     if config is not None and config.mode is not None:
         return config.mode

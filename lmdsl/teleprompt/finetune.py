@@ -29,6 +29,7 @@ from lmdsl.evaluate.evaluate import call_metric
 from lmdsl.executors import Job, Outcome, run_program
 from lmdsl.lm import LM
 from lmdsl.lm.cache import cache_dir
+from lmdsl.lm.default import current_lm
 from lmdsl.lm.usage import track_usage
 from lmdsl.primitives import Example
 from lmdsl.program.state import read_state
@@ -202,7 +203,7 @@ class BootstrapFinetune(Teleprompter):
             raise ConfigError(f"{exc} (the LoRA finetuner comes with: pip install -e plugins/lmdsl-lora)") from None
         start = self._start(len(rows))
         assert self.report is not None
-        base = self.target_lm or getattr(settings.current_lm(), "model", None)
+        base = self.target_lm or getattr(current_lm(), "model", None)
         if not base:
             raise ConfigError(f"{self.name}: no base model (pass target_lm= or configure an LM)")
         student = program.reset_copy()
