@@ -407,14 +407,12 @@ def _prediction_dict(prediction: Any) -> dict[str, Any]:
 @file_options
 def inspect_cmd(target: str) -> None:
     """Print each predictor's full prompt template with its demos."""
-    from lmdsl.adapters import ChatAdapter
-    from lmdsl.settings import get
+    from lmdsl.adapters import current_adapter
 
     if is_compiled_file(target) and not program_chosen():
         show_file(target)  # data only: nothing the file names is imported
         return
     _, program, program_target, state = _load_target(target)
-    adapter = get("adapter") or ChatAdapter()
     if state and state.get("metadata"):
         meta = state["metadata"]
         click.echo(f"# {program_target}  (optimizer {meta.get('optimizer')}: "
@@ -422,7 +420,7 @@ def inspect_cmd(target: str) -> None:
     for path, predictor in program.named_predictors():
         placeholders = {name: f"{{{name}}}" for name in predictor.signature.inputs}
         click.echo(f"\n=== {path}: {predictor.signature!r} · {len(predictor.demos)} demo(s) ===")
-        for message in (predictor.adapter or adapter).format(predictor.signature, predictor.demos, placeholders):
+        for message in current_adapter(predictor.adapter).format(predictor.signature, predictor.demos, placeholders):
             click.echo(f"[{message['role']}]")
             click.echo(message["content"])
         bias = getattr(predictor, "label_bias", None)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lmdsl import callbacks, settings
-from lmdsl.adapters import Adapter, ChatAdapter
+from lmdsl.adapters import Adapter, current_adapter
 from lmdsl.errors import ParseError, SignatureError, ValueParseError
 from lmdsl.lm.default import current_lm
 from lmdsl.lm.request import CallInfo, current_call
@@ -22,8 +22,6 @@ from lmdsl.program import trace as _trace
 from lmdsl.program.demos import active_demos
 from lmdsl.signatures import Signature, as_signature
 from lmdsl.signatures.labels import label_field, labels
-
-_DEFAULT_ADAPTER = ChatAdapter()
 
 
 @dataclass
@@ -89,7 +87,7 @@ class Predict(Module):
 
     def _adapter_for(self, lm: Any) -> Adapter:
         """The configured adapter, switched to a JSON layout when ``lm`` constrains replies to JSON."""
-        adapter = self.adapter or settings.get("adapter") or _DEFAULT_ADAPTER
+        adapter = current_adapter(self.adapter)
         return adapter.for_replies(bool(getattr(lm, "json_replies", False)))
 
     def render(self, **inputs: Any) -> list[dict[str, str]]:

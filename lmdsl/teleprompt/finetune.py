@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lmdsl import settings
-from lmdsl.adapters import ChatAdapter
+from lmdsl.adapters import current_adapter
 from lmdsl.errors import ConfigError, LoadError, PluginError
 from lmdsl.evaluate import Evaluate
 from lmdsl.evaluate.evaluate import call_metric
@@ -43,7 +43,7 @@ ChatExample = dict[str, list[dict[str, str]]]
 
 def chat_example(predictor: Any, inputs: dict[str, Any], outputs: dict[str, Any]) -> ChatExample:
     """One training example in the OpenAI chat fine-tuning format, in the predictor's own prompt format."""
-    adapter = predictor.adapter or settings.get("adapter") or ChatAdapter()
+    adapter = current_adapter(predictor.adapter)
     messages = adapter.format(predictor.signature, [], inputs)
     reply = adapter.render_reply(predictor.signature, {k: outputs[k] for k in predictor.signature.outputs})
     return {"messages": [*messages, {"role": "assistant", "content": reply}]}
