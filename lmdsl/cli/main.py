@@ -23,7 +23,7 @@ from lmdsl.cli.observe import (
     write_compile_report,
     write_evaluation_outputs,
 )
-from lmdsl.cli.options import check_options, executor_options, parse_pairs
+from lmdsl.cli.options import check_options, executor_options, parse_pairs, recordable
 from lmdsl.cli.output import check_output, fail_if_all_failed, final_path, force_option, refuse_wrappers
 from lmdsl.cli.pipeline import check_teachers, plan_optimizers, stage_rows
 from lmdsl.telemetry import record_phases
@@ -245,7 +245,7 @@ def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: s
     out = str(final_path(output_plan, final.score))
     report = getattr(tp, "report", None)
     compiled.save(out, target=_portable(program_target, out), metadata={
-        "optimizer": optimizer, "options": {k: v for k, v in options.items() if _jsonable(v)},
+        "optimizer": optimizer, "options": recordable(options),
         "baseline_score": baseline.score, "score": final.score, "valset_size": len(val),
         "trainset_size": len(train), "lm": getattr(current_lm(), "model", None),
     })
@@ -285,14 +285,6 @@ def _check_saveable(compiled: Any, program: Any, optimizer: str, target: str) ->
             f"optimizer {optimizer!r} returns a {type(compiled).__name__} wrapping the program, which a "
             f"compiled .json for {target} cannot hold; use it from Python (optimizer.compile(program, ...))"
         )
-
-
-def _jsonable(value: Any) -> bool:
-    try:
-        json.dumps(value)
-        return True
-    except TypeError:
-        return False
 
 
 def _portable(target: str, out: str) -> str:
@@ -396,10 +388,10 @@ def run_cmd(target: str, input_json: str | None, input_file: str | None, lm: str
 
 
 def _prediction_dict(prediction: Any) -> dict[str, Any]:
-    from lmdsl.values.render import _jsonable
+    from lmdsl.values.render import to_jsonable
 
     data = prediction.to_dict() if hasattr(prediction, "to_dict") else {"output": prediction}
-    return {k: _jsonable(v) for k, v in data.items()}
+    return {k: to_jsonable(v) for k, v in data.items()}
 
 
 @cli.command("inspect")
