@@ -16,9 +16,9 @@ from lmdsl.lm.request import CallInfo, current_call
 from lmdsl.predict.replay import replay_async
 from lmdsl.predict.streaming import streamed_lm
 from lmdsl.primitives import Example, Prediction
-from lmdsl.primitives.backtrack import call_params, feedback_for, note_call
 from lmdsl.program import Module, lm_usage
 from lmdsl.program import trace as _trace
+from lmdsl.program.backtracking.state import call_params, feedback_for, note_call
 from lmdsl.program.demos import active_demos
 from lmdsl.signatures import Signature, as_signature
 from lmdsl.signatures.labels import label_field, labels
