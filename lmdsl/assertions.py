@@ -30,27 +30,22 @@ See docs/assertions.md.
 
 from __future__ import annotations
 
-import logging
-import sys
 from typing import Any, TypeVar
 
 from lmdsl.errors import AssertionFailed
-from lmdsl.primitives.backtrack import Call, current_run
 from lmdsl.program.backtracking import (
     CONFIG_ATTR,
     MODES,
     AssertionConfig,
-    Backtrack,
     CheckCounter,
+    check,
     check_mode,
     counting,
     effective_mode,
-    record_check,
 )
 
 __all__ = ["MODES", "Assert", "AssertionFailed", "CheckCounter", "Suggest", "configure", "counting", "mode"]
 
-log = logging.getLogger("lmdsl.assertions")
 P = TypeVar("P")
 
 
@@ -61,12 +56,12 @@ def Assert(condition: Any, message: str, target: Any = None, *, name: str | None
     ``name`` labels the check in counts and compile reports (default: the first message
     seen at this line of code).
     """
-    return _check("assert", condition, message, target, name)
+    return check("assert", condition, message, target, name)
 
 
 def Suggest(condition: Any, message: str, target: Any = None, *, name: str | None = None) -> bool:
     """A soft rule: backtrack on failure; when retries run out, log a warning and return False."""
-    return _check("suggest", condition, message, target, name)
+    return check("suggest", condition, message, target, name)
 
 
 def configure(program: P, mode: str | None = None, *, max_backtracks: int | None = None) -> P:
@@ -89,82 +84,3 @@ def configure(program: P, mode: str | None = None, *, max_backtracks: int | None
 def mode() -> str:
     """The assertion mode in effect here ("on", "off" or "suggest-only")."""
     return effective_mode()
-
-
-# ---- implementation ---------------------------------------------------------------------
-_labels: dict[str, str] = {}  # call site -> the first message seen there (stable label for counts)
-
-
-def _site() -> str:
-    frame = sys._getframe(3)  # _site <- _check <- Assert/Suggest <- user code
-    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
-
-
-def _check(kind: str, condition: Any, message: str, target: Any, name: str | None) -> bool:
-    passed = bool(condition)
-    key = name or _site()
-    label = name or _labels.setdefault(key, str(message))
-    record_check(key, label, kind, passed)
-    current = effective_mode()
-    if passed or current == "off":
-        return passed
-    soft = kind == "suggest" or current == "suggest-only"
-    run = current_run()
-    call = _target_call(run.calls, target) if run is not None else None
-    if run is not None and call is not None and run.attempt < run.max_backtracks:
-        raise Backtrack(kind, str(message), call)
-    attempts = run.attempt + 1 if run is not None else 1
-    messages = _messages(run, call, str(message))
-    where = f" ({_describe(call)})" if call is not None else ""
-    if soft:
-        log.warning("%s failed after %d attempt(s)%s: %s", "Suggest" if kind == "suggest" else "Assert",
-                    attempts, where, message)
-        return False
-    outputs = call.outputs.to_dict() if call is not None and hasattr(call.outputs, "to_dict") else {}
-    raise AssertionFailed(f"{message} (still failing after {attempts} attempt(s){where})",
-                          messages=messages, attempts=attempts, outputs=outputs)
-
-
-def _messages(run: Any, call: Call | None, message: str) -> list[str]:
-    if run is None or call is None:
-        return [message]
-    fb = run.feedback.get((id(call.predictor), call.k))
-    messages = list(fb.messages) if fb is not None else []
-    if message not in messages:
-        messages.append(message)
-    return messages
-
-
-def _describe(call: Call) -> str:
-    sig = getattr(call.predictor, "signature", None)
-    name = getattr(sig, "name", type(call.predictor).__name__)
-    if name == "Signature" and sig is not None:  # a string signature: show its fields
-        name = f"{', '.join(sig.inputs)} -> {', '.join(sig.outputs)}"
-    return f"{name} call {call.k + 1}" if call.k else name
-
-
-def _target_call(calls: list[Call], target: Any) -> Call | None:
-    """The call to give feedback to: see Assert's docstring. None when it did not run in this attempt."""
-    if not calls:
-        return None
-    if target is None:
-        return calls[-1]
-    from lmdsl.predict.predict import Predict
-    from lmdsl.primitives import Prediction
-    from lmdsl.program import Module
-
-    if isinstance(target, Prediction):
-        for call in reversed(calls):
-            if call.outputs is target:
-                return call
-        return calls[-1]  # a Prediction a module built itself: its last predictor call
-    if isinstance(target, Predict):
-        wanted = {id(target)}
-    elif isinstance(target, Module):
-        wanted = {id(p) for p in target.predictors()}
-    else:
-        raise TypeError(f"target must be a predictor, a module or a Prediction, got {type(target).__name__}")
-    for call in reversed(calls):
-        if id(call.predictor) in wanted:
-            return call
-    return None

@@ -3,14 +3,18 @@
 `configure` changes the defaults every thread and task sees; `context` overrides them
 only inside a ``with`` block, for the current thread or asyncio task and whatever it
 starts through lmdsl (Evaluate and optimizers copy the context into their workers).
+
+A leaf: it imports nothing from lmdsl, so every layer may read settings. What a value
+means (e.g. building the default LM when ``lm`` is unset) belongs to the layer that reads
+it (``lmdsl.lm.default.current_lm``). Every key is listed in docs/settings.md.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import os
 import threading
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -90,19 +94,35 @@ def reset() -> None:
         _global.update(DEFAULTS)
 
 
-def current_lm() -> Any:
-    """The LM in effect: a configured one, else ``LMDSL_LM``, else the embedded model when installed."""
-    lm = get("lm")
-    if lm is not None:
-        return lm
-    from lmdsl.lm.default import default_lm
+def is_overridden(key: str) -> bool:
+    """Whether ``key`` is set by an enclosing ``lmdsl.context(...)`` in this thread / task."""
+    _check([key])
+    overrides = _overrides.get()
+    return overrides is not None and key in overrides
 
-    lm = default_lm()
+
+def setdefault(key: str, value: Any) -> Any:
+    """Make ``value`` the process-wide ``key`` unless one is configured already; return the one in effect.
+
+    Atomic, so threads racing to fill a lazily built default (the LM) all end up with the same object.
+    """
+    _check([key])
     with _global_lock:
-        if _global["lm"] is None:
-            _global["lm"] = lm
-        return _global["lm"]
+        if _global[key] is None:
+            _global[key] = value
+        return _global[key]
 
 
-def model_from_env() -> str | None:
-    return os.environ.get("LMDSL_LM") or None
+# Moved to the lm layer (which builds the default LM) so that settings imports nothing from
+# lmdsl; the old names keep working for one release.
+_MOVED = ("current_lm", "model_from_env")
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MOVED:
+        raise AttributeError(f"module 'lmdsl.settings' has no attribute {name!r}")
+    warnings.warn(f"lmdsl.settings.{name} moved to lmdsl.lm.default.{name}",
+                  DeprecationWarning, stacklevel=2)
+    from lmdsl.lm import default  # only on the deprecated path: settings itself stays a leaf
+
+    return getattr(default, name)

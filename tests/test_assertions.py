@@ -596,3 +596,47 @@ def test_lmdsl_compile_quiz_reports_how_often_each_rule_passed(scripted, tmp_pat
     bootstrap = report["report"]["candidates"][2]
     assert bootstrap["name"] == "bootstrap" and bootstrap["demos"] == {"generate": 2}
     assert (tmp_path / "quiz.json").exists()
+
+
+def test_sync_and_async_runs_take_the_same_path(scripted):
+    # One loop drives both: same retries, same final checks counted, same error when retries run out.
+    @program
+    class Both:
+        def __init__(self, limit):
+            self.limit = limit
+            self.answer = Predict("query -> answer")
+
+        def forward(self, query):
+            pred = self.answer(query=query)
+            Assert(len(pred.answer) < self.limit, "too long")
+            return pred
+
+        async def aforward(self, query):
+            pred = await self.answer.acall(query=query)
+            Assert(len(pred.answer) < self.limit, "too long")
+            return pred
+
+    for limit, expected in ((10, "short"), (3, None)):
+        outcomes = []
+        for run in (lambda p: p(query="q"), lambda p: asyncio.run(p.acall(query="q"))):
+            lm = scripted(long_then_short, cache=True)
+            with counting() as counter:
+                try:
+                    outcomes.append((run(Both(limit)).answer, len(lm.history), counter.to_dict()))
+                except lmdsl.AssertionFailed as exc:
+                    outcomes.append((exc.attempts, len(lm.history), counter.to_dict()))
+        assert outcomes[0] == outcomes[1]
+        assert outcomes[0][0] == (expected or 3)
+
+
+def test_old_import_paths_still_work():
+    import importlib
+    import sys
+
+    from lmdsl.program.backtracking import state
+
+    sys.modules.pop("lmdsl.primitives.backtrack", None)
+    with pytest.warns(DeprecationWarning, match="lmdsl.program.backtracking.state"):
+        old = importlib.import_module("lmdsl.primitives.backtrack")
+    assert old.feedback_for is state.feedback_for and old.Run is state.Run
+    from lmdsl.program.backtracking import Backtrack, counting, effective_mode  # noqa: F401  (the old module's names)

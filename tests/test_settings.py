@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextvars
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -137,3 +141,49 @@ def test_dspy_rm_alias_sets_the_retriever():
         assert settings.get("retriever") == "scoped"
     with pytest.raises(TypeError, match="not both"):
         lmdsl.configure(rm="a", retriever="b")
+
+
+def test_is_overridden_sees_only_an_enclosing_context():
+    lmdsl.configure(assertions="off")
+    assert not settings.is_overridden("assertions")  # configure sets a default, not an override
+    with lmdsl.context(assertions="on"):
+        assert settings.is_overridden("assertions")
+        assert not settings.is_overridden("max_backtracks")
+    assert not settings.is_overridden("assertions")
+    with pytest.raises(TypeError, match="unknown setting"):
+        settings.is_overridden("assertion")
+
+
+def test_setdefault_keeps_a_configured_value():
+    assert settings.setdefault("retriever", "first") == "first"
+    assert settings.setdefault("retriever", "second") == "first"
+    assert settings.get("retriever") == "first"
+
+
+def test_default_lm_lives_in_the_lm_layer(monkeypatch):
+    from lmdsl.lm import default
+
+    monkeypatch.setenv("LMDSL_LM", "openai/gpt-4o-mini")
+    first = default.current_lm()
+    assert first.model == "openai/gpt-4o-mini" and default.current_lm() is first
+    assert settings.get("lm") is first  # built once, then shared process-wide
+    with lmdsl.context(lm=None):  # an explicit None still falls back to the shared default
+        assert default.current_lm() is first
+    with pytest.warns(DeprecationWarning, match="lmdsl.lm.default.current_lm"):
+        assert settings.current_lm() is first
+
+
+def test_settings_is_a_leaf():
+    # Load settings.py on its own (lmdsl/__init__ would import every layer): it must not pull in the LM
+    # layer or anything else of lmdsl's, so that every layer can read settings without a cycle.
+    code = (
+        "import sys, types\n"
+        f"root = types.ModuleType('lmdsl'); root.__path__ = [{str(Path(settings.__file__).parent)!r}]\n"
+        "sys.modules['lmdsl'] = root\n"
+        "import lmdsl.settings\n"
+        "print(sorted(m for m in sys.modules if m.startswith('lmdsl.') and m != 'lmdsl.settings'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    loaded = ast.literal_eval(out.strip())
+    assert not any(m == "lmdsl.lm" or m.startswith("lmdsl.lm.") for m in loaded), loaded
+    assert set(loaded) <= {"lmdsl.errors"}, loaded

@@ -27,7 +27,7 @@ def _marker_pattern(name: str) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def _marker_regexes(name: str) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+def marker_regexes(name: str) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
     """(at a line start, anywhere after a non-word char, anywhere) -- compiled once per field name."""
     pat = _marker_pattern(name)
     return re.compile(r"(?im)^" + pat), re.compile(r"(?i)(?<![\w])" + pat), re.compile(r"(?i)" + pat)
@@ -92,7 +92,7 @@ class ChatAdapter(Adapter):
         spans: dict[str, tuple[int, int] | None] = {}
         cursor = 0
         for f in fields:
-            at_line_start, anywhere, _ = _marker_regexes(_marker_key(f))
+            at_line_start, anywhere, _ = marker_regexes(marker_key(f))
             m = at_line_start.search(text, cursor) or anywhere.search(text, cursor)
             if m:
                 spans[f.name] = (m.start(), m.end())
@@ -147,7 +147,7 @@ def _value_rule(tp: Any, last: bool = True) -> str | None:
     return None
 
 
-def _marker_key(field: Any) -> str:
+def marker_key(field: Any) -> str:
     """What the reply's marker spells: the field name, or its words from a ``prefix=`` label."""
     return field.label.replace(" ", "_") if getattr(field, "prefix", "") else field.name
 
@@ -168,5 +168,5 @@ def _index(fields: list[Any], name: str) -> int:
 
 
 def _strip_marker(field: Any, text: str) -> str:
-    m = _marker_regexes(_marker_key(field))[2].search(text)
+    m = marker_regexes(marker_key(field))[2].search(text)
     return text[m.end() :].strip() if m else text

@@ -11,7 +11,7 @@ from lmdsl.errors import ValueParseError
 from lmdsl.signatures import Signature
 from lmdsl.values import describe_type, parse_value
 from lmdsl.values.parse import extract_json
-from lmdsl.values.render import _jsonable
+from lmdsl.values.render import to_jsonable
 
 
 class JSONAdapter(Adapter):
@@ -30,7 +30,7 @@ class JSONAdapter(Adapter):
         return json.dumps(shape, ensure_ascii=False)
 
     def render_reply(self, signature: Signature | None, outputs: Mapping[str, Any]) -> str:
-        return json.dumps(_jsonable(dict(outputs)), ensure_ascii=False)
+        return json.dumps(to_jsonable(dict(outputs)), ensure_ascii=False)
 
     def parse(self, signature: Signature, text: str) -> dict[str, Any]:
         try:

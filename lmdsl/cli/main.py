@@ -23,7 +23,7 @@ from lmdsl.cli.observe import (
     write_compile_report,
     write_evaluation_outputs,
 )
-from lmdsl.cli.options import check_options, executor_options, parse_pairs
+from lmdsl.cli.options import check_options, executor_options, parse_pairs, recordable
 from lmdsl.cli.output import check_output, fail_if_all_failed, final_path, force_option, refuse_wrappers
 from lmdsl.cli.pipeline import check_teachers, plan_optimizers, stage_rows
 from lmdsl.telemetry import record_phases
@@ -118,6 +118,7 @@ def _setup(lm: str | None, threads: int, retriever: str | None = None, retriever
            module: Any = None) -> None:
     import lmdsl
     from lmdsl.errors import PluginError
+    from lmdsl.lm.default import model_from_env
 
     settings: dict[str, Any] = {"num_threads": threads}
     meta = click.get_current_context().meta
@@ -125,7 +126,7 @@ def _setup(lm: str | None, threads: int, retriever: str | None = None, retriever
         raise click.UsageError("--api-base and --constrain refine --lm: give --lm MODEL too (e.g. --lm openai/my-model)")
     if lm:
         settings["lm"] = _lm_from_options(lm)
-    elif module is not None and getattr(module, "lm", None) is not None and not os.environ.get("LMDSL_LM"):
+    elif module is not None and getattr(module, "lm", None) is not None and not model_from_env():
         settings["lm"] = module.lm
     if retriever:
         opts = parse_pairs(retriever_opts, "-R")
@@ -207,9 +208,9 @@ def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: s
     """Compile TARGET (pkg.module:Program or path/file.py:Program) against a metric."""
     import time
 
-    import lmdsl
     from lmdsl.errors import ConfigError
     from lmdsl.evaluate import Evaluate
+    from lmdsl.lm.default import current_lm
     from lmdsl.lm.usage import track_usage
 
     check_outputs(report_html)
@@ -244,9 +245,9 @@ def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: s
     out = str(final_path(output_plan, final.score))
     report = getattr(tp, "report", None)
     compiled.save(out, target=_portable(program_target, out), metadata={
-        "optimizer": optimizer, "options": {k: v for k, v in options.items() if _jsonable(v)},
+        "optimizer": optimizer, "options": recordable(options),
         "baseline_score": baseline.score, "score": final.score, "valset_size": len(val),
-        "trainset_size": len(train), "lm": getattr(lmdsl.settings.current_lm(), "model", None),
+        "trainset_size": len(train), "lm": getattr(current_lm(), "model", None),
     })
     result = {
         "baseline_score": baseline.score, "score": final.score, "lm_calls": usage.lm_calls,
@@ -284,14 +285,6 @@ def _check_saveable(compiled: Any, program: Any, optimizer: str, target: str) ->
             f"optimizer {optimizer!r} returns a {type(compiled).__name__} wrapping the program, which a "
             f"compiled .json for {target} cannot hold; use it from Python (optimizer.compile(program, ...))"
         )
-
-
-def _jsonable(value: Any) -> bool:
-    try:
-        json.dumps(value)
-        return True
-    except TypeError:
-        return False
 
 
 def _portable(target: str, out: str) -> str:
@@ -395,10 +388,10 @@ def run_cmd(target: str, input_json: str | None, input_file: str | None, lm: str
 
 
 def _prediction_dict(prediction: Any) -> dict[str, Any]:
-    from lmdsl.values.render import _jsonable
+    from lmdsl.values.render import to_jsonable
 
     data = prediction.to_dict() if hasattr(prediction, "to_dict") else {"output": prediction}
-    return {k: _jsonable(v) for k, v in data.items()}
+    return {k: to_jsonable(v) for k, v in data.items()}
 
 
 @cli.command("inspect")
@@ -406,14 +399,12 @@ def _prediction_dict(prediction: Any) -> dict[str, Any]:
 @file_options
 def inspect_cmd(target: str) -> None:
     """Print each predictor's full prompt template with its demos."""
-    from lmdsl.adapters import ChatAdapter
-    from lmdsl.settings import get
+    from lmdsl.adapters import current_adapter
 
     if is_compiled_file(target) and not program_chosen():
         show_file(target)  # data only: nothing the file names is imported
         return
     _, program, program_target, state = _load_target(target)
-    adapter = get("adapter") or ChatAdapter()
     if state and state.get("metadata"):
         meta = state["metadata"]
         click.echo(f"# {program_target}  (optimizer {meta.get('optimizer')}: "
@@ -421,7 +412,7 @@ def inspect_cmd(target: str) -> None:
     for path, predictor in program.named_predictors():
         placeholders = {name: f"{{{name}}}" for name in predictor.signature.inputs}
         click.echo(f"\n=== {path}: {predictor.signature!r} · {len(predictor.demos)} demo(s) ===")
-        for message in (predictor.adapter or adapter).format(predictor.signature, predictor.demos, placeholders):
+        for message in current_adapter(predictor.adapter).format(predictor.signature, predictor.demos, placeholders):
             click.echo(f"[{message['role']}]")
             click.echo(message["content"])
         bias = getattr(predictor, "label_bias", None)

@@ -85,7 +85,7 @@ def write_compile_report(path: str, *, target: str, optimizer: str, options: dic
                          final: Any, program: Any, report: Any, phases: Any, trainset_size: int, metric: Any,
                          wall_time: float, output: str) -> None:
     from lmdsl import report as html_report
-    from lmdsl.settings import current_lm
+    from lmdsl.lm.default import current_lm
 
     data = html_report.compile_report(
         target=target, optimizer=optimizer, baseline=baseline, final=final, program=program, report=report,
@@ -103,7 +103,7 @@ def write_evaluation_outputs(result: Any, *, target: str, program: Any, phases: 
         click.echo(f"results written to {results_path}", err=True)
     if report_html:
         from lmdsl import report as html_report
-        from lmdsl.settings import current_lm
+        from lmdsl.lm.default import current_lm
 
         data = html_report.evaluation_report(target=target, result=result, program=program,
                                              phases=phases.to_list(), lm=getattr(current_lm(), "model", None),

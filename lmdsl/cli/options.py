@@ -26,6 +26,19 @@ def parse_pairs(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
     return out
 
 
+def recordable(options: dict[str, Any]) -> dict[str, Any]:
+    """The options a compiled file's JSON metadata can hold: objects (a metric, a teacher) are left out."""
+    return {k: v for k, v in options.items() if _json_serializable(v)}
+
+
+def _json_serializable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+        return True
+    except TypeError:
+        return False
+
+
 def check_options(factory: Any, options: dict[str, Any], what: str) -> dict[str, Any]:
     """Refuse unknown keys and values of the wrong type, naming the option and what it accepts."""
     try:

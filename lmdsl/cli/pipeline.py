@@ -10,13 +10,12 @@ finetuner). ``-O stage.key=value`` targets one stage, by name or by position
 from __future__ import annotations
 
 import inspect
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import click
 
-from lmdsl.cli.options import check_options, parse_pairs
+from lmdsl.cli.options import check_options, parse_pairs, recordable
 
 ALIASES = {"few-shot": "random-search"}
 
@@ -52,7 +51,7 @@ class Plan:
         from lmdsl.optimizers.pipeline import Pipeline
 
         pipeline = Pipeline(built, defaults.get("metric"), num_threads=defaults.get("num_threads"))
-        return pipeline, {f"{i}.{s.name}": {k: v for k, v in s.options.items() if _jsonable(v)}
+        return pipeline, {f"{i}.{s.name}": recordable(s.options)
                           for i, s in enumerate(self.stages, 1)}
 
 
@@ -117,14 +116,6 @@ def stage_rows(report: Any) -> list[tuple[str, str]]:
     if report is None or getattr(report, "optimizer", None) != "pipeline":
         return []
     return [(f"stage {c.name}", "-" if c.score is None else f"{c.score:.1f}") for c in report.candidates[1:]]
-
-
-def _jsonable(value: Any) -> bool:
-    try:
-        json.dumps(value)
-        return True
-    except TypeError:
-        return False
 
 
 def _params(factory: Any) -> set[str]:

@@ -18,9 +18,9 @@ NUMERIC = {"index": int, "score": float, "calls": int, "tokens": int, "latency":
 
 
 def _plain(value: Any) -> Any:
-    from lmdsl.values.render import _jsonable
+    from lmdsl.values.render import to_jsonable
 
-    return _jsonable(value)
+    return to_jsonable(value)
 
 
 def record(index: int, row: Any) -> dict[str, Any]:

@@ -16,11 +16,12 @@ import hashlib
 import json
 import logging
 import math
-import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
+
+from lmdsl.utils.paths import cache_root
 
 SECRET_PARAMS = frozenset(
     {
@@ -31,12 +32,7 @@ SECRET_PARAMS = frozenset(
 )
 
 
-def cache_dir() -> Path:
-    root = os.environ.get("LMDSL_CACHE_DIR")
-    if root:
-        return Path(root).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "lmdsl"
+cache_dir = cache_root  # the name callers and plugins know
 
 
 def request_key(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> str:

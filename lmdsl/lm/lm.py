@@ -281,11 +281,24 @@ class LM:
                        compute: Callable[[], Completion],
                        usable: Callable[[Completion], bool] | None = None) -> Completion:
         """A cached answer when there is one (and ``usable`` accepts it), else ``compute()``, stored."""
+        key, hit = self._lookup(messages, params, usable)
+        return hit if hit is not None else self._store(key, messages, params, compute())
+
+    def _lookup(self, messages: list[dict[str, Any]], params: dict[str, Any],
+                usable: Callable[[Completion], bool] | None = None) -> tuple[str | None, Completion | None]:
+        """(cache key or None when caching is off, the usable cached answer -- already recorded -- or None).
+
+        The one cache step of every call path: sync, async, streamed; a miss goes on to ``_store``.
+        """
         key = request_key(self.model, messages, params) if self.cache else None
         hit = self._cached(key)
-        if hit is not None and (usable is None or usable(hit)):
-            return self._finish(messages, params, hit)
-        result = compute()
+        if hit is None or (usable is not None and not usable(hit)):
+            return key, None
+        return key, self._finish(messages, params, hit)
+
+    def _store(self, key: str | None, messages: list[dict[str, Any]], params: dict[str, Any],
+               result: Completion) -> Completion:
+        """Cache a fresh answer under ``key`` (from ``_lookup``) and record it."""
         if key is not None:
             shared_cache().put(key, _to_record(result))
         return self._finish(messages, params, result)
@@ -293,14 +306,10 @@ class LM:
     @traced_lm_call
     async def acall(self, messages: list[dict[str, Any]], **overrides: Any) -> Completion:
         params = self._params(overrides)
-        key = request_key(self.model, messages, params) if self.cache else None
-        hit = self._cached(key)
+        key, hit = self._lookup(messages, params)
         if hit is not None:
-            return self._finish(messages, params, hit)
-        result = await self._acomplete_with_retries(messages, params)
-        if key is not None:
-            shared_cache().put(key, _to_record(result))
-        return self._finish(messages, params, result)
+            return hit
+        return self._store(key, messages, params, await self._acomplete_with_retries(messages, params))
 
     def score(self, messages: list[dict[str, Any]], replies: list[str], **overrides: Any) -> Completion:
         """How likely the model finds each candidate reply: ``completion.scores[i]`` is the summed

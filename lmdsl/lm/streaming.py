@@ -15,8 +15,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from lmdsl.lm.cache import request_key, shared_cache
-from lmdsl.lm.lm import LM, Completion, _to_record
+from lmdsl.lm.lm import LM, Completion
 
 OnText = Callable[[str], None]
 
@@ -34,18 +33,14 @@ def streamed_call(lm: Any, messages: list[dict[str, Any]], overrides: dict[str, 
         result = _local(lm, messages, params, on_text)
     else:
         result = _hosted(lm, messages, params, on_text)
-    if key is not None:
-        shared_cache().put(key, _to_record(result))
-    return lm._finish(messages, params, result)
+    return lm._store(key, messages, params, result)
 
 
 def _cache_hit(lm: Any, messages: list[dict[str, Any]], params: dict[str, Any],
                on_text: OnText) -> tuple[str | None, Completion | None]:
     """(cache key, cached reply already recorded and streamed as one piece, or None)."""
-    key = request_key(lm.model, messages, params) if lm.cache else None
-    hit = lm._cached(key)
+    key, hit = lm._lookup(messages, params)
     if hit is not None:
-        lm._finish(messages, params, hit)
         on_text(hit.text)
     return key, hit
 
@@ -66,9 +61,7 @@ async def astreamed_call(lm: Any, messages: list[dict[str, Any]], overrides: dic
         result = await asyncio.to_thread(_local, lm, messages, params, on_text)
     else:
         result = await _ahosted(lm, messages, params, on_text)
-    if key is not None:
-        shared_cache().put(key, _to_record(result))
-    return lm._finish(messages, params, result)
+    return lm._store(key, messages, params, result)
 
 
 def _streams(lm: Any, params: dict[str, Any], base: Any, name: str) -> bool:

@@ -15,6 +15,7 @@ from lmdsl import settings
 from lmdsl.errors import ConfigError
 from lmdsl.evaluate.evaluate import score_prediction
 from lmdsl.executors import Job, Outcome, parallel_width, run_program
+from lmdsl.lm.default import current_lm
 from lmdsl.lm.usage import track_usage
 from lmdsl.optimizers.base import MetricFn, Teleprompter, check_settings, check_trainset, passes
 from lmdsl.optimizers.labeled import LabeledFewShot
@@ -153,7 +154,7 @@ class BootstrapFewShot(Teleprompter):
         default = None
         for predictor in rollout.predictors():
             if predictor.lm is None:
-                default = default or settings.current_lm().copy(temperature=1.0, rollout_id=round_idx)
+                default = default or current_lm().copy(temperature=1.0, rollout_id=round_idx)
                 predictor.lm = default
             else:
                 predictor.lm = predictor.lm.copy(temperature=1.0, rollout_id=round_idx)

@@ -24,6 +24,7 @@ from lmdsl import settings
 from lmdsl.errors import ConfigError
 from lmdsl.evaluate import Evaluate
 from lmdsl.lm.cache import request_key
+from lmdsl.lm.default import current_lm
 from lmdsl.lm.usage import track_usage
 from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_trainset
 from lmdsl.primitives import Example
@@ -181,7 +182,7 @@ def _memoized(program: Any) -> Iterator[None]:
         p.lm = memo(lm)
     try:
         try:
-            default = settings.current_lm()
+            default = current_lm()
         except Exception:  # no default LM: fine as long as every predictor has its own
             default = None
         with settings.context(lm=memo(default) if default is not None else None):

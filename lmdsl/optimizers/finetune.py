@@ -26,13 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from lmdsl import settings
-from lmdsl.adapters import ChatAdapter
+from lmdsl.adapters import current_adapter
 from lmdsl.errors import ConfigError, ErrorBudgetExceeded, LMError, LoadError, PluginError
 from lmdsl.evaluate import Evaluate
 from lmdsl.evaluate.evaluate import call_metric
 from lmdsl.executors import Job, Outcome, run_program
 from lmdsl.lm import LM
 from lmdsl.lm.cache import cache_dir
+from lmdsl.lm.default import current_lm
 from lmdsl.lm.usage import track_usage
 from lmdsl.optimizers.balance import BalanceMode, balance_mode, rebalance
 from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_trainset, passes
@@ -48,7 +49,7 @@ TEACHER_KINDS = ("auto", "calibrate")  # teacher= names; any other string is a c
 
 def chat_example(predictor: Any, inputs: dict[str, Any], outputs: dict[str, Any]) -> ChatExample:
     """One training example in the OpenAI chat fine-tuning format, in the predictor's own prompt format."""
-    adapter = predictor.adapter or settings.get("adapter") or ChatAdapter()
+    adapter = current_adapter(predictor.adapter)
     messages = adapter.format(predictor.signature, [], inputs)
     reply = adapter.render_reply(predictor.signature, {k: outputs[k] for k in predictor.signature.outputs})
     return {"messages": [*messages, {"role": "assistant", "content": reply}]}
@@ -239,7 +240,7 @@ class BootstrapFinetune(Teleprompter):
             raise ConfigError(f"{exc} (the LoRA finetuner comes with: pip install -e plugins/lmdsl-lora)") from None
         start = self._start(len(rows))
         assert self.report is not None
-        base = self.target_lm or getattr(settings.current_lm(), "model", None)
+        base = self.target_lm or getattr(current_lm(), "model", None)
         if not base:
             raise ConfigError(f"{self.name}: no base model (pass target_lm= or configure an LM)")
         student = program.reset_copy()

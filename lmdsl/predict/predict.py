@@ -9,20 +9,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from lmdsl import callbacks, settings
-from lmdsl.adapters import Adapter, ChatAdapter
+from lmdsl.adapters import Adapter, current_adapter
 from lmdsl.errors import ParseError, SignatureError, ValueParseError
+from lmdsl.lm.default import current_lm
 from lmdsl.lm.request import CallInfo, current_call
 from lmdsl.predict.replay import replay_async
 from lmdsl.predict.streaming import streamed_lm
 from lmdsl.primitives import Example, Prediction
-from lmdsl.primitives.backtrack import call_params, feedback_for, note_call
 from lmdsl.program import Module, lm_usage
 from lmdsl.program import trace as _trace
+from lmdsl.program.backtracking.state import call_params, feedback_for, note_call
 from lmdsl.program.demos import active_demos
 from lmdsl.signatures import Signature, as_signature
 from lmdsl.signatures.labels import label_field, labels
-
-_DEFAULT_ADAPTER = ChatAdapter()
 
 
 @dataclass
@@ -83,12 +82,12 @@ class Predict(Module):
         return values
 
     def _resolve(self) -> tuple[Any, Adapter]:
-        lm = self.lm or settings.current_lm()
+        lm = self.lm or current_lm()
         return lm, self._adapter_for(lm)
 
     def _adapter_for(self, lm: Any) -> Adapter:
         """The configured adapter, switched to a JSON layout when ``lm`` constrains replies to JSON."""
-        adapter = self.adapter or settings.get("adapter") or _DEFAULT_ADAPTER
+        adapter = current_adapter(self.adapter)
         return adapter.for_replies(bool(getattr(lm, "json_replies", False)))
 
     def render(self, **inputs: Any) -> list[dict[str, str]]:
@@ -142,7 +141,7 @@ class Predict(Module):
         config = {**self.config, **kwargs.pop("config", {})}
         lm_override = kwargs.pop("lm", None)
         signature, inputs = self._prepare(kwargs)
-        lm = lm_override or self.lm or settings.current_lm()
+        lm = lm_override or self.lm or current_lm()
         adapter = self._adapter_for(lm)
         messages = adapter.format(signature, active_demos(self), inputs)
         params = {**self._params(config, lm, adapter, signature), **call_params()}

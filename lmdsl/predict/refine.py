@@ -24,8 +24,8 @@ from typing import Any
 
 from lmdsl.errors import LmdslError
 from lmdsl.predict.predict import Predict
-from lmdsl.primitives.backtrack import detached, patched
 from lmdsl.program import Module
+from lmdsl.program.backtracking.state import detached, patched
 from lmdsl.program.trace import TraceEntry, current_trace, tracing
 from lmdsl.signatures import Field, Signature
 from lmdsl.values.render import render_value

@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from lmdsl.adapters.chat import ChatAdapter, _marker_key, _marker_regexes
+from lmdsl.adapters.chat import ChatAdapter, marker_key, marker_regexes
 from lmdsl.lm.streaming import astreamed_call, streamed_call
 
 
@@ -104,7 +104,7 @@ class FieldSplitter:
         found: list[tuple[str, int, int]] = []  # (field, marker start, value start)
         cursor = 0
         for f in self.fields:
-            m = _marker_regexes(_marker_key(f))[0].search(self.text, cursor)
+            m = marker_regexes(marker_key(f))[0].search(self.text, cursor)
             if m:
                 found.append((f.name, m.start(), m.end()))
                 cursor = m.end()

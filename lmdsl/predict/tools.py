@@ -35,7 +35,7 @@ from lmdsl import callbacks
 from lmdsl.errors import LmdslError, SignatureError, ValueParseError
 from lmdsl.signatures import Field, Signature
 from lmdsl.signatures.field import MISSING
-from lmdsl.signatures.function_form import _docstring, _instructions
+from lmdsl.signatures.function_form import docstring_instructions, parse_docstring
 from lmdsl.values import parse_value, type_repr
 
 
@@ -77,7 +77,7 @@ class Tool:
         except Exception as exc:
             raise SignatureError(f"Tool {self.name}: cannot resolve type hints ({exc})") from None
         try:
-            doc = _docstring(target if getattr(target, "__doc__", None) else inner)
+            doc = parse_docstring(target if getattr(target, "__doc__", None) else inner)
         except Exception as exc:
             raise SignatureError(f"Tool {self.name}: cannot parse the docstring ({exc})") from None
         param_docs = {p.arg_name: (p.description or "").strip() for p in doc.params}
@@ -95,7 +95,7 @@ class Tool:
             args[p.name] = Field(p.name, hints.get(p.name, Any), param_docs.get(p.name, ""), "input", default)
         self.args: dict[str, Field] = args
         self.returns: Any = hints.get("return", Any)
-        self.description = (description if description is not None else _instructions(doc)).strip()
+        self.description = (description if description is not None else docstring_instructions(doc)).strip()
 
     # ---- description ------------------------------------------------------------------
     @property

@@ -25,7 +25,7 @@ class Module:
     """
 
     # A program call is an assertion scope: the outermost one re-runs forward when an
-    # lmdsl.Assert / lmdsl.Suggest fails (lmdsl/program/backtracking.py). Predict has no
+    # lmdsl.Assert / lmdsl.Suggest fails (lmdsl/program/backtracking/). Predict has no
     # checks inside its forward, so it skips this.
     _assertion_scope = True
 

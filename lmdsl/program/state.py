@@ -25,10 +25,10 @@ _MODEL_NAME = re.compile(r"^[A-Za-z0-9_.\-]+/[^\x00-\x1f]+$")
 
 
 def _jsonable_demo(demo: Any) -> dict[str, Any]:
-    from lmdsl.values.render import _jsonable
+    from lmdsl.values.render import to_jsonable
 
     data = demo.to_dict() if hasattr(demo, "to_dict") else dict(demo)
-    return {k: _jsonable(v) for k, v in data.items()}
+    return {k: to_jsonable(v) for k, v in data.items()}
 
 
 def program_state(program: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from lmdsl.values.render import _jsonable
+from lmdsl.values.render import to_jsonable
 
 ERROR_LABEL = "(error)"
 OTHER_LABEL = "(other)"
@@ -78,7 +78,7 @@ def predictor_states(program: Any) -> list[PredictorState]:
     states = []
     for path, predictor in program.named_predictors():
         signature = predictor.signature
-        demos = [_jsonable(d.to_dict() if hasattr(d, "to_dict") else dict(d)) for d in predictor.demos]
+        demos = [to_jsonable(d.to_dict() if hasattr(d, "to_dict") else dict(d)) for d in predictor.demos]
         states.append(PredictorState(path, repr(signature), str(getattr(signature, "instructions", "") or ""),
                                      demos, getattr(predictor, "label_bias", None)))
     return states
@@ -180,7 +180,7 @@ def _changed(index: int, before: Any, after: Any, answered: set[str] | None = No
     gold = _gold(example)
     if answered and answered & set(gold):  # ids, source lines and other bookkeeping fields are left out
         gold = {k: v for k, v in gold.items() if k in answered}
-    return ChangedRow(index, _jsonable(example.inputs().to_dict()), _jsonable(gold),
+    return ChangedRow(index, to_jsonable(example.inputs().to_dict()), to_jsonable(gold),
                       _shown(before) if before is not None else None, _shown(after),
                       before.score if before is not None else 0.0, after.score)
 
@@ -189,7 +189,7 @@ def _shown(row: Any) -> Any:
     if row.error:
         return f"error: {row.error}"
     prediction = row.prediction
-    return _jsonable(prediction.to_dict() if hasattr(prediction, "to_dict") else prediction)
+    return to_jsonable(prediction.to_dict() if hasattr(prediction, "to_dict") else prediction)
 
 
 def _gold(example: Any) -> dict[str, Any]:

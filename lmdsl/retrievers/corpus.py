@@ -11,29 +11,18 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from lmdsl.errors import ConfigError, DataError
 from lmdsl.retrievers.passage import Passage
+from lmdsl.utils.paths import cache_root
 
 CorpusSource = str | os.PathLike[str] | Iterable[Mapping[str, Any]]
 
 _CHUNK = 1 << 20
 
 
-def cache_dir() -> Path:
-    """lmdsl's cache root: ``$LMDSL_CACHE_DIR`` or ``~/.cache/lmdsl``.
-
-    An environment variable (rather than a setting) so that tests, CI and the CLI can point
-    every cache at a scratch directory without touching code.
-    """
-    env = os.environ.get("LMDSL_CACHE_DIR")
-    if env:
-        return Path(os.path.expanduser(env))
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(os.path.expanduser(xdg)) if xdg else Path(os.path.expanduser("~")) / ".cache"
-    return base / "lmdsl"
+cache_dir = cache_root  # the name retriever plugins know
 
 
 def fingerprint_file(path: str | os.PathLike[str]) -> str:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from lmdsl.errors import ConfigError
+from lmdsl.utils.paths import cache_root
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 RUNNER = PACKAGE_DIR / "runner.mjs"
@@ -158,8 +159,7 @@ _snapshot_state: dict[str, Path | None] = {}
 def _cache_dir() -> Path:
     if os.environ.get(_ENV_CACHE):
         return Path(os.environ[_ENV_CACHE])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "lmdsl" / "sandbox"
+    return cache_root() / "sandbox"
 
 
 def _snapshot_path(rt: _Runtime) -> Path:

@@ -14,13 +14,15 @@ from lmdsl.values.describe import type_repr
 from lmdsl.values.introspect import is_namedtuple, is_typeddict
 
 
-def _docstring(func: Any):
+def parse_docstring(func: Any) -> Any:
+    """``func``'s docstring parsed by docstring_parser (Google, NumPy, reST)."""
     import docstring_parser
 
     return docstring_parser.parse(inspect.getdoc(func) or "")
 
 
-def _instructions(doc: Any) -> str:
+def docstring_instructions(doc: Any) -> str:
+    """The prose of a parsed docstring (summary and body, without Args/Returns): a signature's instructions."""
     parts = [doc.short_description or "", doc.long_description or ""]
     return "\n\n".join(p.strip() for p in parts if p and p.strip())
 
@@ -82,7 +84,7 @@ def signature_from_function(func: Any, localns: dict[str, Any] | None = None) ->
     fname = getattr(func, "__qualname__", getattr(func, "__name__", "function"))
     hints = resolve_hints(func, localns)
     try:
-        doc = _docstring(func)
+        doc = parse_docstring(func)
     except Exception as exc:
         raise SignatureError(f"@signature {fname}: cannot parse the docstring ({exc})") from None
     param_docs = {p.arg_name: (p.description or "").strip() for p in doc.params}
@@ -99,7 +101,7 @@ def signature_from_function(func: Any, localns: dict[str, Any] | None = None) ->
         raise SignatureError(f"@signature {fname}: return annotation None has no output to predict")
     entries = _return_entries(doc, ret)
     outputs = _outputs_from_return(fname, ret, entries)
-    return Signature(inputs, outputs, _instructions(doc), getattr(func, "__name__", "Signature"))
+    return Signature(inputs, outputs, docstring_instructions(doc), getattr(func, "__name__", "Signature"))
 
 
 def _outputs_from_return(fname: str, ret: Any, entries: list[tuple[str | None, str]]) -> list[Field]:
@@ -120,7 +122,7 @@ def _outputs_from_return(fname: str, ret: Any, entries: list[tuple[str | None, s
 def _member_docs(cls: type) -> dict[str, str]:
     """Descriptions of NamedTuple/TypedDict members from the class docstring's Attributes section."""
     try:
-        doc = _docstring(cls)
+        doc = parse_docstring(cls)
     except Exception:
         return {}
     return {p.arg_name: (p.description or "").strip() for p in doc.params}

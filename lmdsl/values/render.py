@@ -8,21 +8,23 @@ import json
 from typing import Any
 
 
-def _jsonable(value: Any) -> Any:
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON data for a value: pydantic models, dataclasses, NamedTuples, enums, Examples and
+    Predictions become dicts / lists / scalars (recursively); anything else is returned as is."""
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
     if isinstance(value, tuple) and hasattr(value, "_asdict"):
-        return {k: _jsonable(v) for k, v in value._asdict().items()}
+        return {k: to_jsonable(v) for k, v in value._asdict().items()}
     if isinstance(value, enum.Enum):
         return value.value
     if callable(getattr(value, "to_dict", None)) and not isinstance(value, type):
-        return _jsonable(value.to_dict())  # an Example / Prediction passed on as an input (DSPy code does)
+        return to_jsonable(value.to_dict())  # an Example / Prediction passed on as an input (DSPy code does)
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [_jsonable(v) for v in value]
+        return [to_jsonable(v) for v in value]
     return value
 
 
@@ -45,14 +47,14 @@ def render_value(value: Any) -> str:
     if isinstance(value, (list, tuple)) and not hasattr(value, "_asdict"):
         if all(isinstance(v, (str, int, float)) for v in value):
             return "\n".join(f"[{i}] {v}" for i, v in enumerate(value, 1)) if value else "(none)"
-        return json.dumps(_jsonable(value), ensure_ascii=False)
+        return json.dumps(to_jsonable(value), ensure_ascii=False)
     if hasattr(value, "long_text"):
         return str(value.long_text)
-    return json.dumps(_jsonable(value), ensure_ascii=False)
+    return json.dumps(to_jsonable(value), ensure_ascii=False)
 
 
 def render_output_value(value: Any) -> str:
     """Text a model should write for an output value (lists as JSON, so they parse back)."""
     if isinstance(value, (list, tuple, set)) and not hasattr(value, "_asdict"):
-        return json.dumps(_jsonable(list(value)), ensure_ascii=False)
+        return json.dumps(to_jsonable(list(value)), ensure_ascii=False)
     return render_value(value)

@@ -158,3 +158,10 @@ def test_few_shot_then_fine_tune_then_calibrate_on_the_real_model_saves_a_progra
                           f"--devset {dev} --json")
     assert evaluated.code == 0, evaluated.err
     assert evaluated.json()["n"] == 6 and evaluated.json()["errors"] == 0
+
+
+def test_recorded_options_leave_out_objects():
+    from lmdsl.cli.options import recordable
+
+    assert recordable({"max_rounds": 2, "metric": len, "names": ["a"], "teacher": object()}) == {
+        "max_rounds": 2, "names": ["a"]}

@@ -23,6 +23,7 @@ from typing import Any
 
 from lmdsl import settings
 from lmdsl.errors import ConfigError
+from lmdsl.lm.default import current_lm
 from lmdsl.lm.lm import LM
 
 TARGET_ATTR = "_lmdsl_target"
@@ -81,7 +82,7 @@ def build_payload(program: Any) -> Payload:
     default = settings.get("lm")
     if default is None:
         try:
-            default = settings.current_lm()
+            default = current_lm()
         except Exception:  # no default LM: fine when every predictor has its own
             default = None
     payload = Payload(

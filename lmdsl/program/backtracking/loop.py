@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import itertools
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from typing import Any
 
 from lmdsl import settings
 from lmdsl.errors import ConfigError
-from lmdsl.primitives.backtrack import Call, Feedback, Run, current_run, reset_run, set_run
+from lmdsl.program.backtracking.state import Call, Feedback, Run, current_run, reset_run, set_run
 from lmdsl.program.trace import current_trace
 
 MODES = ("on", "off", "suggest-only")
@@ -63,9 +64,8 @@ def check_mode(mode: str, where: str) -> str:
 
 def effective_mode() -> str:
     """``lmdsl.context(assertions=...)`` wins, then the running program's own setting, then ``configure``."""
-    overrides = settings._overrides.get()  # an explicit context() override is the most specific switch
-    if overrides and "assertions" in overrides:
-        return check_mode(overrides["assertions"], "lmdsl.context")
+    if settings.is_overridden("assertions"):  # an explicit context() override is the most specific switch
+        return check_mode(settings.get("assertions"), "lmdsl.context")
     config = _program_config.get()
     if config is not None and config.mode is not None:
         return config.mode
@@ -158,65 +158,63 @@ def _retry(run: Run, signal: Backtrack, trace: list[Any] | None, mark: int) -> N
     run.attempt += 1
 
 
+class _Attempt:
+    """One execution of ``forward`` in a run.
+
+    Leaving it with :class:`Backtrack` records the feedback and swallows the signal, so the
+    caller's loop goes on to the next attempt; leaving it any other way (a result or an
+    error) ends the run and reports the final attempt's checks.
+    """
+
+    def __init__(self, run: Run, trace: list[Any] | None, mark: int):
+        self.run, self.trace, self.mark = run, trace, mark
+
+    def __enter__(self) -> None:
+        self.run.begin_attempt()
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
+        if isinstance(exc, Backtrack):
+            _retry(self.run, exc, self.trace, self.mark)
+            return True
+        _flush(self.run)
+        return False
+
+
 @contextlib.contextmanager
-def _scope(module: Any) -> Iterator[bool]:
-    """Enter a program call: apply its own config; yield True when this call opens the run."""
+def _attempts(module: Any) -> Iterator[Iterator[contextlib.AbstractContextManager[Any]]]:
+    """Enter a program call; yield its attempts. Only the outermost call owns a run and retries:
+    an inner call gets one pass-through attempt, so a Backtrack reaches the outer loop."""
     config = getattr(module, CONFIG_ATTR, None)
     token = _program_config.set(config) if config is not None else None
     try:
-        yield current_run() is None
+        if current_run() is not None:
+            yield iter([contextlib.nullcontext()])
+            return
+        run = Run(effective_mode(), _max_backtracks())
+        run_token = set_run(run)
+        trace = current_trace()
+        mark = len(trace) if trace is not None else 0
+        try:
+            yield (_Attempt(run, trace, mark) for _ in itertools.count())
+        finally:
+            reset_run(run_token)
     finally:
         if token is not None:
             _program_config.reset(token)
 
 
+# The sync and async drivers differ only in ``await``: everything else is in _attempts / _Attempt.
 def call(module: Any, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Run ``fn`` (the module's forward) as a program call: the outermost call owns the run."""
-    with _scope(module) as outermost:
-        if not outermost:
-            return fn(*args, **kwargs)
-        run = Run(effective_mode(), _max_backtracks())
-        token = set_run(run)
-        trace = current_trace()
-        mark = len(trace) if trace is not None else 0
-        try:
-            while True:
-                run.begin_attempt()
-                try:
-                    result = fn(*args, **kwargs)
-                except Backtrack as signal:
-                    _retry(run, signal, trace, mark)
-                    continue
-                except BaseException:
-                    _flush(run)
-                    raise
-                _flush(run)
-                return result
-        finally:
-            reset_run(token)
+    with _attempts(module) as attempts:
+        for attempt in attempts:
+            with attempt:
+                return fn(*args, **kwargs)
 
 
 async def acall(module: Any, afn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """:func:`call` for ``aforward``."""
-    with _scope(module) as outermost:
-        if not outermost:
-            return await afn(*args, **kwargs)
-        run = Run(effective_mode(), _max_backtracks())
-        token = set_run(run)
-        trace = current_trace()
-        mark = len(trace) if trace is not None else 0
-        try:
-            while True:
-                run.begin_attempt()
-                try:
-                    result = await afn(*args, **kwargs)
-                except Backtrack as signal:
-                    _retry(run, signal, trace, mark)
-                    continue
-                except BaseException:
-                    _flush(run)
-                    raise
-                _flush(run)
-                return result
-        finally:
-            reset_run(token)
+    with _attempts(module) as attempts:
+        for attempt in attempts:
+            with attempt:
+                return await afn(*args, **kwargs)
