@@ -34,7 +34,7 @@ import logging
 import sys
 from typing import Any, TypeVar
 
-from lmdsl.errors import AssertionFailed
+from lmdsl.errors import AssertionFailed, UsageError, UsageTypeError
 from lmdsl.primitives.backtrack import Call, current_run
 from lmdsl.program.backtracking import (
     CONFIG_ATTR,
@@ -78,7 +78,7 @@ def configure(program: P, mode: str | None = None, *, max_backtracks: int | None
     if mode is not None:
         check_mode(mode, "lmdsl.assertions.configure")
     if max_backtracks is not None and (not isinstance(max_backtracks, int) or max_backtracks < 0):
-        raise ValueError(f"max_backtracks must be an int >= 0, got {max_backtracks!r}")
+        raise UsageError(f"max_backtracks must be an int >= 0, got {max_backtracks!r}")
     if mode is None and max_backtracks is None:
         vars(program).pop(CONFIG_ATTR, None)
     else:
@@ -163,7 +163,7 @@ def _target_call(calls: list[Call], target: Any) -> Call | None:
     elif isinstance(target, Module):
         wanted = {id(p) for p in target.predictors()}
     else:
-        raise TypeError(f"target must be a predictor, a module or a Prediction, got {type(target).__name__}")
+        raise UsageTypeError(f"target must be a predictor, a module or a Prediction, got {type(target).__name__}")
     for call in reversed(calls):
         if id(call.predictor) in wanted:
             return call
