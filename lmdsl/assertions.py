@@ -50,7 +50,7 @@ from lmdsl.program.backtracking import (
 
 __all__ = ["MODES", "Assert", "AssertionFailed", "CheckCounter", "Suggest", "configure", "counting", "mode"]
 
-log = logging.getLogger("lmdsl.assertions")
+log = logging.getLogger(__name__)
 P = TypeVar("P")
 
 

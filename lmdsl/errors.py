@@ -36,8 +36,8 @@ class UsageTypeError(LmdslError, TypeError):
 
 
 class NotFoundError(LmdslError, KeyError):
-    """Something asked for by name is not there: an Example field, a scripted answer of
-    :class:`lmdsl.testing.ScriptedLM`, a program on a Ray replica."""
+    """Something asked for by name is not there: an Example field (``with_inputs``), a program
+    on a Ray replica."""
 
     def __str__(self) -> str:  # the message as written, not KeyError's repr of it
         return str(self.args[0]) if len(self.args) == 1 else super().__str__()

@@ -6,7 +6,6 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from lmdsl.errors import NotFoundError
 from lmdsl.lm.lm import LM, Completion
 from lmdsl.lm.request import current_call
 
@@ -46,10 +45,10 @@ class ScriptedLM(LM):
                 key = value if isinstance(value, str) else repr(value)
                 if key in answers:
                     return answers[key]
-            raise NotFoundError(f"ScriptedLM: no scripted answer for inputs {inputs!r}")
+            raise LookupError(f"ScriptedLM: no scripted answer for inputs {inputs!r}")
         with self._lock:
             if self._cursor >= len(answers):
-                raise NotFoundError(f"ScriptedLM: ran out of scripted answers after {len(answers)} call(s)")
+                raise LookupError(f"ScriptedLM: ran out of scripted answers after {len(answers)} call(s)")
             answer = answers[self._cursor]
             self._cursor += 1
         return answer
@@ -67,7 +66,7 @@ class ScriptedLM(LM):
             if isinstance(answer, str):
                 texts.append(answer)
             elif call is None:
-                raise NotFoundError("ScriptedLM: a dict answer needs a predictor call to render it")
+                raise LookupError("ScriptedLM: a dict answer needs a predictor call to render it")
             else:
                 texts.append(call.adapter.render_reply(call.signature, answer))
         with self._lock:
@@ -85,7 +84,7 @@ class ScriptedLM(LM):
             answer = self._next_answer(inputs)
             if not isinstance(answer, str):
                 if call is None:
-                    raise NotFoundError("ScriptedLM: a dict answer needs a predictor call to render it")
+                    raise LookupError("ScriptedLM: a dict answer needs a predictor call to render it")
                 answer = call.adapter.render_reply(call.signature, answer)
             scores = [0.0 if reply == answer else -10.0 for reply in replies]
         with self._lock:

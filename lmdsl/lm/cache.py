@@ -45,7 +45,7 @@ def request_key(model: str, messages: list[dict[str, Any]], params: dict[str, An
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-_log = logging.getLogger("lmdsl.cache")
+_log = logging.getLogger(__name__)
 
 
 class UnsafeEntry(Exception):

@@ -30,7 +30,7 @@ from lmdsl.program.trace import TraceEntry, current_trace, tracing
 from lmdsl.signatures import Field, Signature
 from lmdsl.values.render import render_value
 
-log = logging.getLogger("lmdsl.refine")
+log = logging.getLogger(__name__)
 
 RewardFn = Callable[[dict[str, Any], Any], float]
 

@@ -47,7 +47,7 @@ from lmdsl.retrievers.passage import Passage
 if TYPE_CHECKING:
     import numpy as np
 
-logger = logging.getLogger("lmdsl.retrievers.bm25")
+logger = logging.getLogger(__name__)
 
 #: Bumped whenever the on-disk layout or the analysis (tokenizer, stopwords) changes.
 INDEX_FORMAT = 1

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import lmdsl
 from lmdsl import settings
-from lmdsl.errors import ConfigError, LmdslError
+from lmdsl.errors import ConfigError, LmdslError, UsageError
 from lmdsl.evaluate import MetricError, split_feedback
 from lmdsl.evaluate.evaluate import call_metric, call_program, describe_error
 from lmdsl.lm.usage import track_usage
@@ -68,23 +68,23 @@ class GEPA(Teleprompter):
     ):
         super().__init__()
         if max_metric_calls is not None and auto is not None:
-            raise ValueError("gepa: give max_metric_calls or auto, not both")
+            raise UsageError("gepa: give max_metric_calls or auto, not both")
         if auto is not None and auto not in AUTO:
-            raise ValueError(f"gepa: auto must be one of {', '.join(AUTO)}, got {auto!r}")
+            raise UsageError(f"gepa: auto must be one of {', '.join(AUTO)}, got {auto!r}")
         if candidate_selection not in ("pareto", "current_best"):
-            raise ValueError(f"gepa: candidate_selection must be 'pareto' or 'current_best', got {candidate_selection!r}")
+            raise UsageError(f"gepa: candidate_selection must be 'pareto' or 'current_best', got {candidate_selection!r}")
         for key, value, low in (("max_metric_calls", max_metric_calls, 1),
                                 ("reflection_minibatch_size", reflection_minibatch_size, 1),
                                 ("max_merge_invocations", max_merge_invocations, 0),
                                 ("merge_subsample", merge_subsample, 1),
                                 ("reflection_max_tokens", reflection_max_tokens, 1)):
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
-                raise ValueError(f"gepa: {key} must be an integer >= {low}, got {value!r}")
+                raise UsageError(f"gepa: {key} must be an integer >= {low}, got {value!r}")
         if isinstance(reflection_lm, str):
             try:
                 reflection_lm = lmdsl.LM(reflection_lm)
             except ValueError as exc:
-                raise ValueError(f"gepa: reflection_lm: {exc}") from None
+                raise UsageError(f"gepa: reflection_lm: {exc}") from None
         self.metric = metric
         self.reflection_lm = reflection_lm
         self.max_metric_calls = max_metric_calls

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import lmdsl
-from lmdsl.errors import LmdslError
+from lmdsl.errors import LmdslError, UsageError
 from lmdsl.evaluate import Evaluate
 from lmdsl.lm.usage import track_usage
 from lmdsl.primitives import Example
@@ -80,9 +80,9 @@ class MIPROv2(Teleprompter):
     ):
         super().__init__()
         if auto is not None and auto not in AUTO:
-            raise ValueError(f"mipro: auto must be one of {', '.join(AUTO)} or None, got {auto!r}")
+            raise UsageError(f"mipro: auto must be one of {', '.join(AUTO)} or None, got {auto!r}")
         if auto is None and num_candidates is None:
-            raise ValueError("mipro: with auto=None give num_candidates (and optionally num_trials)")
+            raise UsageError("mipro: with auto=None give num_candidates (and optionally num_trials)")
         preset_n, preset_mb = AUTO[auto] if auto else (None, 25)
         self.num_candidates = num_candidates if num_candidates is not None else preset_n
         for key, value, low in (("num_candidates", self.num_candidates, 1), ("num_trials", num_trials, 1),
@@ -92,14 +92,14 @@ class MIPROv2(Teleprompter):
                                 ("max_bootstrapped_demos", max_bootstrapped_demos, 0),
                                 ("max_labeled_demos", max_labeled_demos, 0)):
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
-                raise ValueError(f"mipro: {key} must be an integer >= {low}, got {value!r}")
+                raise UsageError(f"mipro: {key} must be an integer >= {low}, got {value!r}")
         if init_temperature < 0:
-            raise ValueError(f"mipro: init_temperature must be >= 0, got {init_temperature}")
+            raise UsageError(f"mipro: init_temperature must be >= 0, got {init_temperature}")
         if isinstance(prompt_lm, str):
             try:
                 prompt_lm = lmdsl.LM(prompt_lm)
             except ValueError as exc:
-                raise ValueError(f"mipro: prompt_lm: {exc}") from None
+                raise UsageError(f"mipro: prompt_lm: {exc}") from None
         self.metric = metric
         self.auto = auto
         self.num_trials = num_trials
