@@ -14,12 +14,26 @@ from lmdsl.errors import (
     ConfigError,
     ContextWindowExceeded,
     DataError,
+    EmbeddingsNotInstalled,
+    ErrorBudgetExceeded,
+    EventLoopError,
     LmdslError,
     LMError,
     LoadError,
+    LocalModelNotInstalled,
+    MetricError,
+    ModelFileError,
+    NotFoundError,
+    OptimizationFailed,
     ParseError,
     PluginError,
+    ProgramOfThoughtError,
+    ServerError,
     SignatureError,
+    ToolArgumentError,
+    UsageError,
+    UsageTypeError,
+    ValueParseError,
 )
 from lmdsl.hookspecs import hookimpl
 from lmdsl.lm import LM, inspect_history, track_usage
@@ -69,7 +83,7 @@ _LAZY = {
         "LabeledFewShot", "BootstrapFewShot", "BootstrapFewShotWithRandomSearch", "BootstrapRS", "KNNFewShot",
         "Ensemble", "Calibrate", "BootstrapFinetune", "Optimizer", "Teleprompter")},
     **{name: "lmdsl.evaluate" for name in (
-        "MetricError", "exact_match", "f1", "answer_exact_match", "answer_in_passages", "normalize_text")},
+        "exact_match", "f1", "answer_exact_match", "answer_in_passages", "normalize_text")},
 }
 
 
@@ -86,8 +100,10 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "LM", "Adapter", "AssertionFailed", "ChainOfThought", "ChatAdapter", "ConfigError", "ContextWindowExceeded",
-    "DataError", "Example", "Field", "History", "InputField", "JSONAdapter", "LMError", "LmdslError", "LoadError", "Module",
-    "OutputField", "ParseError", "PluginError", "Predict", "Prediction", "Signature", "SignatureError",
-    "TypedFunction", "__version__", "asyncify", "configure", "context", "hookimpl", "inspect_history", "program", "signature",
+    "DataError", "EmbeddingsNotInstalled", "ErrorBudgetExceeded", "EventLoopError", "Example", "Field", "History",
+    "InputField", "JSONAdapter", "LMError", "LmdslError", "LoadError", "LocalModelNotInstalled", "MetricError",
+    "ModelFileError", "Module", "NotFoundError", "OptimizationFailed", "OutputField", "ParseError", "PluginError",
+    "Predict", "Prediction", "ProgramOfThoughtError", "ServerError", "Signature", "SignatureError",
+    "ToolArgumentError", "TypedFunction", "UsageError", "UsageTypeError", "ValueParseError", "__version__", "asyncify", "configure", "context", "hookimpl", "inspect_history", "program", "signature",
     "track_usage", "tracing", *_LAZY,
 ]

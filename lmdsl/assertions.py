@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from lmdsl.errors import AssertionFailed
+from lmdsl.errors import AssertionFailed, UsageError
 from lmdsl.program.backtracking import (
     CONFIG_ATTR,
     MODES,
@@ -73,7 +73,7 @@ def configure(program: P, mode: str | None = None, *, max_backtracks: int | None
     if mode is not None:
         check_mode(mode, "lmdsl.assertions.configure")
     if max_backtracks is not None and (not isinstance(max_backtracks, int) or max_backtracks < 0):
-        raise ValueError(f"max_backtracks must be an int >= 0, got {max_backtracks!r}")
+        raise UsageError(f"max_backtracks must be an int >= 0, got {max_backtracks!r}")
     if mode is None and max_backtracks is None:
         vars(program).pop(CONFIG_ATTR, None)
     else:

@@ -18,7 +18,7 @@ from typing import Any
 
 from lmdsl import settings
 
-log = logging.getLogger("lmdsl.callbacks")
+log = logging.getLogger(__name__)
 
 
 class Callback:

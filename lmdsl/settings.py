@@ -18,6 +18,8 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+from lmdsl.errors import UsageTypeError
+
 DEFAULTS: dict[str, Any] = {
     "lm": None,
     "adapter": None,
@@ -49,7 +51,7 @@ def _resolve(settings: dict[str, Any]) -> dict[str, Any]:
     for alias, name in ALIASES.items():
         if alias in settings:
             if name in settings:
-                raise TypeError(f"give {name}= or its DSPy alias {alias}=, not both")
+                raise UsageTypeError(f"give {name}= or its DSPy alias {alias}=, not both")
             settings[name] = settings.pop(alias)
     _check(settings)
     return settings
@@ -58,7 +60,7 @@ def _resolve(settings: dict[str, Any]) -> dict[str, Any]:
 def _check(keys: Any) -> None:
     unknown = set(keys) - set(DEFAULTS)
     if unknown:
-        raise TypeError(f"unknown setting(s): {', '.join(sorted(unknown))}; known: {', '.join(DEFAULTS)}")
+        raise UsageTypeError(f"unknown setting(s): {', '.join(sorted(unknown))}; known: {', '.join(DEFAULTS)}")
 
 
 def configure(**settings: Any) -> None:

@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from lmdsl.errors import ConfigError
+from lmdsl.errors import ConfigError, ServerError
 
 MODEL_ALIAS = "smollm2"
 
@@ -68,11 +68,11 @@ def _wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float) -> 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"llama_cpp.server exited with {process.returncode} before answering")
+            raise ServerError(f"llama_cpp.server exited with {process.returncode} before answering")
         try:
             with urllib.request.urlopen(f"{base}/models", timeout=2) as response:
                 if json.loads(response.read()).get("data"):
                     return
         except OSError:
             time.sleep(0.3)
-    raise RuntimeError(f"llama_cpp.server did not answer {base}/models within {timeout:.0f} s")
+    raise ServerError(f"llama_cpp.server did not answer {base}/models within {timeout:.0f} s")

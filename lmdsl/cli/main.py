@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from lmdsl.cli.loading import file_options, is_compiled_file, load_target, program_chosen, show_file
+from lmdsl.cli.logs import attach_log_handler, verbosity_options
 from lmdsl.cli.observe import (
     check_outputs,
     report_option,
@@ -60,12 +61,14 @@ class LmdslGroup(click.Group):
 @click.group(cls=LmdslGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.option("--strict", is_flag=True, help="Fail when a plugin cannot be loaded (LMDSL_STRICT_PLUGINS=1).")
+@verbosity_options
 @click.version_option(package_name="lmdsl")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool, strict: bool) -> None:
+def cli(ctx: click.Context, debug: bool, strict: bool, verbose: int, quiet: bool) -> None:
     """Program language models, don't prompt them."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    attach_log_handler(ctx, verbose, quiet)
     if strict:
         os.environ["LMDSL_STRICT_PLUGINS"] = "1"
         from lmdsl.plugins import plugin_manager

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lmdsl.embeddings.protocol import SupportsEmbed
+from lmdsl.errors import UsageTypeError
 from lmdsl.retrievers.passage import Passage
 
 
@@ -36,7 +37,7 @@ class DenseIndex:
         import numpy as np
 
         if isinstance(queries, str):
-            raise TypeError("batch() takes a list of queries; call the index itself for one query")
+            raise UsageTypeError("batch() takes a list of queries; call the index itself for one query")
         k = self.k if k is None else k
         if not queries:
             return []

@@ -20,7 +20,7 @@ from typing import Any
 
 from lmdsl.embeddings.litellm_backend import LiteLLMEmbeddings
 from lmdsl.embeddings.providers import backend_factory
-from lmdsl.errors import ConfigError, LMError
+from lmdsl.errors import ConfigError, LMError, UsageTypeError
 from lmdsl.lm.cache import SECRET_PARAMS, request_key, shared_cache
 
 #: The offline embedder (``pip install 'lmdsl[embeddings]'``): retrievers' default.
@@ -80,7 +80,7 @@ class Embedder:
         texts = list(texts)
         for i, text in enumerate(texts):
             if not isinstance(text, str):
-                raise TypeError(f"Embedder: text {i} must be a string, got {type(text).__name__}")
+                raise UsageTypeError(f"Embedder: text {i} must be a string, got {type(text).__name__}")
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         unique = list(dict.fromkeys(texts))

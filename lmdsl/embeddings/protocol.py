@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from lmdsl.errors import UsageError
+
 
 @runtime_checkable
 class SupportsEmbed(Protocol):
@@ -42,5 +44,5 @@ def embedder_dimension(embedder: Any) -> int:
 
     vectors = np.asarray(embedder.embed(["dimension probe"]), dtype=np.float32)
     if vectors.ndim != 2 or vectors.shape[0] != 1 or vectors.shape[1] < 1:
-        raise ValueError(f"embedder {embedder_id(embedder)!r} returned shape {vectors.shape} for one text")
+        raise UsageError(f"embedder {embedder_id(embedder)!r} returned shape {vectors.shape} for one text")
     return int(vectors.shape[1])

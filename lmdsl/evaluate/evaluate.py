@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lmdsl import settings
-from lmdsl.errors import ConfigError, ErrorBudgetExceeded, LmdslError
+from lmdsl.errors import ConfigError, ErrorBudgetExceeded, EventLoopError, MetricError, UsageError
 from lmdsl.executors import Executor, Job, Outcome, call_program, describe_error, run_program
 from lmdsl.lm.usage import track_usage
 from lmdsl.primitives import Example
@@ -22,10 +22,6 @@ from lmdsl.telemetry import phase
 from lmdsl.utils.progress import Progress
 
 Metric = Callable[..., Any]
-
-
-class MetricError(LmdslError):
-    """The metric raised: a bug in the metric, not a failure of the program, so evaluation stops."""
 
 
 @dataclass
@@ -85,7 +81,7 @@ async def acall_program(program: Any, example: Example) -> Any:
     """:func:`call_program` from async code: a Module's ``acall``, an ``async def`` awaited, any
     other callable in a worker thread."""
     if example.input_keys is None:
-        raise ValueError(f"example has no inputs marked (use .with_inputs(...)): {example!r}")
+        raise UsageError(f"example has no inputs marked (use .with_inputs(...)): {example!r}")
     inputs = example.inputs().to_dict()
     if hasattr(program, "acall"):
         return await program.acall(**inputs)
@@ -141,7 +137,7 @@ class Evaluate:
             except RuntimeError:
                 return asyncio.run(coro)
             coro.close()
-            raise RuntimeError(f"{self.label}: inside an event loop, use `await evaluate.acall(program, ...)`")
+            raise EventLoopError(f"{self.label}: inside an event loop, use `await evaluate.acall(program, ...)`")
         run = _Run(self, metric, devset)
         threads = num_threads or self.num_threads or int(settings.get("num_threads"))
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lmdsl.errors import UsageTypeError
+
 
 @dataclass(frozen=True)
 class Feedback:
@@ -23,10 +25,10 @@ class Feedback:
         try:
             score = float(self.score)
         except (TypeError, ValueError):
-            raise TypeError(f"Feedback: score must be a number, got {self.score!r}") from None
+            raise UsageTypeError(f"Feedback: score must be a number, got {self.score!r}") from None
         object.__setattr__(self, "score", score)
         if not isinstance(self.text, str):
-            raise TypeError(f"Feedback: text must be a str, got {type(self.text).__name__}")
+            raise UsageTypeError(f"Feedback: text must be a str, got {type(self.text).__name__}")
 
     def __float__(self) -> float:
         return self.score

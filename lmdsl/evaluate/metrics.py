@@ -7,6 +7,8 @@ import string
 from collections import Counter
 from typing import Any
 
+from lmdsl.errors import UsageError
+
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = set(string.punctuation)
 
@@ -27,7 +29,7 @@ def _label_fields(example: Any, prediction: Any) -> list[str]:
     keys = example.labels().keys() if getattr(example, "input_keys", None) is not None else example.keys()
     fields = [k for k in keys if k in prediction]
     if not fields:
-        raise ValueError(
+        raise UsageError(
             f"metric: the prediction has none of the example's label fields "
             f"({', '.join(keys)}); prediction fields: {', '.join(prediction.keys())}"
         )

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from lmdsl.errors import AssertionFailed
+from lmdsl.errors import AssertionFailed, UsageError
 from lmdsl.lm.usage import track_usage
 from lmdsl.primitives import Example
 from lmdsl.program.demos import excluding
@@ -79,7 +79,7 @@ class Executor(Protocol):
 
 def call_program(program: Any, example: Example) -> Any:
     if example.input_keys is None:
-        raise ValueError(f"example has no inputs marked (use .with_inputs(...)): {example!r}")
+        raise UsageError(f"example has no inputs marked (use .with_inputs(...)): {example!r}")
     return program(**example.inputs().to_dict())
 
 

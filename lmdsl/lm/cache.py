@@ -41,10 +41,10 @@ def request_key(model: str, messages: list[dict[str, Any]], params: dict[str, An
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-_log = logging.getLogger("lmdsl.cache")
+_log = logging.getLogger(__name__)
 
 
-class UnsafeEntry(Exception):
+class _UnsafeEntry(Exception):
     """A disk entry that is not JSON text (reading it would unpickle it)."""
 
 
@@ -56,7 +56,7 @@ def _json_only_disk() -> type:
     class JSONOnlyDisk(diskcache.Disk):  # type: ignore[misc]
         def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> Any:
             if mode == MODE_PICKLE:
-                raise UnsafeEntry("a pickled entry")
+                raise _UnsafeEntry("a pickled entry")
             return super().fetch(mode, filename, value, read)
 
     return JSONOnlyDisk
@@ -131,7 +131,7 @@ class Cache:
             return None
         try:
             raw = disk.get(key)
-        except UnsafeEntry:
+        except _UnsafeEntry:
             self._damaged(key, "not JSON (a pickled value, not read)")
             return None
         except Exception as exc:

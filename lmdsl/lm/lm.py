@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lmdsl import settings
-from lmdsl.errors import LmdslError, LMError
+from lmdsl.errors import LmdslError, LMError, UsageError, UsageTypeError
 from lmdsl.lm import history as _history
 from lmdsl.lm import probe as _probe
 from lmdsl.lm import secrets as _secrets
@@ -113,7 +113,7 @@ class LM:
         **kwargs: Any,
     ):
         if not isinstance(model, str) or "/" not in model:
-            raise ValueError(f"LM model must look like 'provider/model', got {model!r}")
+            raise UsageError(f"LM model must look like 'provider/model', got {model!r}")
         self.model = model
         self.constrain = check_mode(constrain)
         self._mode: str | None = None  # what "auto" resolved to, or a fallback after a rejection
@@ -239,7 +239,7 @@ class LM:
         if grammar and constraint is None:  # a raw grammar from the caller: sent only where one is understood
             constraint = Constraint(grammar=grammar)
         if constraint is not None and not isinstance(constraint, Constraint):
-            raise TypeError(f"constraint must be a lmdsl.lm.constrain.Constraint, got {type(constraint).__name__}")
+            raise UsageTypeError(f"constraint must be a lmdsl.lm.constrain.Constraint, got {type(constraint).__name__}")
         params = merge_params(params, wire_params(mode, constraint, in_process=self.provider.in_process))
         choices = params.pop("label_choices", None)
         if choices and constraint is None and self.reads_labels_from_logprobs():

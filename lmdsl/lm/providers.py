@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lmdsl.errors import UsageTypeError
+
 # ``score(model_name, messages, replies) -> (scores, prompt_tokens, completion_tokens)``; model_name
 # is the part after the prefix.
 Scorer = Callable[[str, Sequence[Mapping[str, Any]], Sequence[str]], tuple[Sequence[float], int, int]]
@@ -53,7 +55,7 @@ def as_provider(registered: Any) -> Provider:
         return registered
     if callable(registered):
         return Provider(install=registered)
-    raise TypeError(f"an LM provider must be a lmdsl.lm.providers.Provider or an installer callable, "
+    raise UsageTypeError(f"an LM provider must be a lmdsl.lm.providers.Provider or an installer callable, "
                     f"got {registered!r}")
 
 

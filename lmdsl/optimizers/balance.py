@@ -12,6 +12,8 @@ import random
 from collections.abc import Callable
 from typing import Literal, TypeVar
 
+from lmdsl.errors import UsageError
+
 T = TypeVar("T")
 BalanceMode = Literal["oversample", "cut", "none"]
 MODES: tuple[str, ...] = ("oversample", "cut", "none")
@@ -25,7 +27,7 @@ def balance_mode(value: object) -> BalanceMode:
         return "none"
     if value in MODES:
         return value  # type: ignore[return-value]
-    raise ValueError(f"balance must be one of {', '.join(map(repr, MODES))} (or True/False), got {value!r}")
+    raise UsageError(f"balance must be one of {', '.join(map(repr, MODES))} (or True/False), got {value!r}")
 
 
 def rebalance(items: list[T], key: Callable[[T], str], mode: BalanceMode,

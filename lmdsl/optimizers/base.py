@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lmdsl.console import status
 from lmdsl.errors import ConfigError
 from lmdsl.primitives import Example
 from lmdsl.telemetry import phase
@@ -77,7 +77,7 @@ class Optimizer:
 
     def log(self, message: str) -> None:
         if self.verbose:
-            print(f"[{self.name}] {message}", file=sys.stderr, flush=True)
+            status(f"[{self.name}] {message}")
 
     def _start(self, estimated_calls: int | None, program: Any = None) -> float:
         """Print the estimate. With ``program``, ``estimated_calls`` counts program runs and is

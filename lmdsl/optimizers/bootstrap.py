@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lmdsl import settings
-from lmdsl.errors import ConfigError
+from lmdsl.errors import ConfigError, ErrorBudgetExceeded
 from lmdsl.evaluate.evaluate import score_prediction
 from lmdsl.executors import Job, Outcome, parallel_width, run_program
 from lmdsl.lm.default import current_lm
@@ -25,6 +25,11 @@ from lmdsl.utils.progress import Progress
 # _judge's outcome for a run whose lmdsl.Assert still failed after backtracking.
 # (Runs that backtracked and then passed leave only their final attempt in the trace.)
 _ASSERTION_FAILED: Any = object()
+
+
+class _TeacherErrorBudgetExceeded(ErrorBudgetExceeded, ConfigError):
+    """Too many teacher runs raised. A ConfigError until 0.1: ``except ConfigError`` keeps
+    catching it for one more release."""
 
 
 class BootstrapFewShot(Teleprompter):
@@ -127,8 +132,8 @@ class BootstrapFewShot(Teleprompter):
                         self.stats["errors"] += 1
                         first_error = first_error or outcome
                         if errors > self.max_errors:
-                            raise ConfigError(f"{self.name}: more than {self.max_errors} teacher runs raised; "
-                                              f"first error: {first_error}")
+                            raise _TeacherErrorBudgetExceeded(
+                                f"{self.name}: more than {self.max_errors} teacher runs raised; first error: {first_error}")
                         continue
                     if len(used) >= self.max_bootstrapped_demos:
                         break

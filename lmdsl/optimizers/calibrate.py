@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from lmdsl import settings
-from lmdsl.errors import ConfigError
+from lmdsl.errors import ConfigError, UsageError
 from lmdsl.evaluate import Evaluate
 from lmdsl.lm.cache import request_key
 from lmdsl.lm.default import current_lm
@@ -46,9 +46,9 @@ class Calibrate(Teleprompter):
     ):
         super().__init__()
         if max_bias <= 0 or step <= 0:
-            raise ValueError(f"calibrate: max_bias and step must be > 0, got {max_bias} and {step}")
+            raise UsageError(f"calibrate: max_bias and step must be > 0, got {max_bias} and {step}")
         if sweeps < 1:
-            raise ValueError(f"calibrate: sweeps must be >= 1, got {sweeps}")
+            raise UsageError(f"calibrate: sweeps must be >= 1, got {sweeps}")
         self.metric = metric
         self.max_bias = max_bias
         self.step = step

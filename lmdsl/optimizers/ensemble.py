@@ -6,6 +6,7 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from lmdsl.errors import UsageError
 from lmdsl.optimizers.base import Teleprompter, check_settings
 from lmdsl.program import Module
 
@@ -48,5 +49,5 @@ class Ensemble(Teleprompter):
         programs = list(program) if isinstance(program, (list, tuple)) else ([program] if program else [])
         programs = programs or self.programs
         if not programs:
-            raise ValueError("Ensemble: no programs to ensemble")
+            raise UsageError("Ensemble: no programs to ensemble")
         return EnsembleProgram([p.deepcopy() for p in programs], self.reduce, self.size, self.seed)

@@ -27,7 +27,7 @@ from typing import Any
 
 from lmdsl import settings
 from lmdsl.adapters import current_adapter
-from lmdsl.errors import ConfigError, ErrorBudgetExceeded, LMError, LoadError, PluginError
+from lmdsl.errors import ConfigError, ErrorBudgetExceeded, LMError, LoadError, OptimizationFailed, PluginError
 from lmdsl.evaluate import Evaluate
 from lmdsl.evaluate.evaluate import call_metric
 from lmdsl.executors import Job, Outcome, run_program
@@ -73,6 +73,11 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+class _NothingToTrainOn(OptimizationFailed, ConfigError):
+    """No teacher run passed the metric. A ConfigError until 0.1: ``except ConfigError`` keeps
+    catching it for one more release."""
 
 
 class BootstrapFinetune(Teleprompter):
@@ -257,7 +262,7 @@ class BootstrapFinetune(Teleprompter):
                          f"{self.answer_counts['kept']} ({how}; balance=oversample|cut|none)")
             self.log(f"kept {sum(kept.values())} training examples from passing traces: {kept}")
             if not any(kept.values()):
-                raise ConfigError(f"{self.name}: no teacher run passed the metric; nothing to train on")
+                raise _NothingToTrainOn(f"{self.name}: no teacher run passed the metric; nothing to train on")
             groups = ({"all": [ex for ds in self.datasets.values() for ex in ds]} if self.multitask
                       else {p: ds for p, ds in self.datasets.items() if ds})
             tuned: dict[str, LM] = {}

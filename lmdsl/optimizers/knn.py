@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from lmdsl.errors import UsageError
 from lmdsl.lm.usage import track_usage
 from lmdsl.optimizers.base import MetricFn, Teleprompter, check_trainset
 from lmdsl.primitives import Example
@@ -71,7 +72,7 @@ class KNNFewShot(Teleprompter):
                 valset: Sequence[Example] | None = None) -> KNNProgram:
         rows = check_trainset(trainset or self.trainset, self.name)
         if self.bootstrap and self.metric is None:
-            raise ValueError("KNNFewShot(bootstrap=True) needs a metric")
+            raise UsageError("KNNFewShot(bootstrap=True) needs a metric")
         keys = sorted(rows[0].input_keys or ())
         student = program.reset_copy()
         paths = [p for p, _ in student.named_predictors()]

@@ -13,8 +13,8 @@ afresh;
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -23,6 +23,7 @@ from typing import Any
 import pluggy
 
 from lmdsl import hookspecs
+from lmdsl.console import status
 from lmdsl.errors import PluginError
 from lmdsl.plugins.registry import DEPRECATED_HOOKS, KINDS, AliasedKinds, Registry
 
@@ -152,7 +153,7 @@ class PluginManager:
             if impl is None:
                 continue
             if self.trace:
-                print(f"lmdsl plugins: calling {hook} of {info.name}", file=sys.stderr)
+                status(f"lmdsl plugins: calling {hook} of {info.name}")
             registry = self.registries[kind]
             try:
                 impl.function(register=lambda n, obj, _r=registry, _p=info.name: _r.register(n, obj, _p))
@@ -166,8 +167,7 @@ class PluginManager:
                 return
             info.registered[kind] = registry.by_plugin(info.name)
             if self.trace:
-                print(f"lmdsl plugins: {info.name} registered {kind}: {', '.join(info.registered[kind])}",
-                      file=sys.stderr)
+                status(f"lmdsl plugins: {info.name} registered {kind}: {', '.join(info.registered[kind])}")
 
     def _unknown_hooks(self, plugin: Any, plugin_name: str) -> list[str]:
         return sorted(
@@ -189,7 +189,7 @@ class PluginManager:
         failure = PluginFailure(info.name, info.distribution, message)
         self.failures.append(failure)
         if not self.strict:  # strict mode raises once every plugin was tried (_raise_if_strict)
-            print(f"lmdsl: skipping plugin {info.distribution!r} ({message})", file=sys.stderr)
+            status(f"lmdsl: skipping plugin {info.distribution!r} ({message})", logging.WARNING)
 
     def _raise_if_strict(self, since: int) -> None:
         if self.strict and len(self.failures) > since:

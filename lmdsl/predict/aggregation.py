@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from lmdsl.errors import UsageError
 from lmdsl.primitives import Prediction
 
 
@@ -30,7 +31,7 @@ def majority(
     else:
         completions = [p.to_dict() if hasattr(p, "to_dict") else dict(p) for p in predictions]
     if not completions:
-        raise ValueError("majority: nothing to vote over")
+        raise UsageError("majority: nothing to vote over")
     field = field or list(completions[0])[-1]
     keys = [normalize(c.get(field)) if normalize else c.get(field) for c in completions]
     counts = Counter(k for k in keys if k is not None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lmdsl.errors import SignatureError
+from lmdsl.errors import SignatureError, UsageError, UsageTypeError
 from lmdsl.predict.predict import Predict
 from lmdsl.primitives import Prediction
 from lmdsl.program import Module
@@ -33,7 +33,7 @@ class MultiChainComparison(Module):
 
     def __init__(self, signature: Any, M: int = 3, *, rationale_field: str = "rationale"):
         if M < 1:
-            raise ValueError("MultiChainComparison: M must be at least 1")
+            raise UsageError("MultiChainComparison: M must be at least 1")
         base = as_signature(signature)
         self.signature = base
         self.M = M
@@ -60,7 +60,7 @@ class MultiChainComparison(Module):
     def _shown(self, completions: Any) -> dict[str, str]:
         attempts = _as_dicts(completions)
         if len(attempts) < self.M:
-            raise ValueError(
+            raise UsageError(
                 f"MultiChainComparison: needs {self.M} attempts, got {len(attempts)} "
                 f"(sample them with n={self.M}, or build it with M={len(attempts)})"
             )
@@ -90,6 +90,6 @@ def _as_dicts(completions: Any) -> list[dict[str, Any]]:
             elif isinstance(c, Mapping):
                 out.append(dict(c))
             else:
-                raise TypeError(f"MultiChainComparison: an attempt must be a Prediction or a dict, got {c!r}")
+                raise UsageTypeError(f"MultiChainComparison: an attempt must be a Prediction or a dict, got {c!r}")
         return out
-    raise TypeError(f"MultiChainComparison: completions must be a Prediction or a list, got {completions!r}")
+    raise UsageTypeError(f"MultiChainComparison: completions must be a Prediction or a list, got {completions!r}")

@@ -18,7 +18,13 @@ import re
 import threading
 from typing import Any
 
-from lmdsl.errors import LmdslError, ParseError, SignatureError, ValueParseError
+from lmdsl.errors import (
+    ParseError,
+    ProgramOfThoughtError,
+    SignatureError,
+    UsageError,
+    ValueParseError,
+)
 from lmdsl.predict.chain_of_thought import ChainOfThought
 from lmdsl.predict.predict import Predict
 from lmdsl.primitives import Prediction
@@ -35,16 +41,6 @@ _RESERVED = (CODE, PREVIOUS_CODE, ERROR, OUTPUT)
 MAX_ERROR_CHARS = 1200
 
 _FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n?(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
-
-
-class ProgramOfThoughtError(LmdslError, RuntimeError):
-    """No generated code ran successfully within ``max_iters`` attempts."""
-
-    def __init__(self, message: str, *, code: str = "", error: str = "", attempts: list[dict[str, Any]] | None = None):
-        super().__init__(message)
-        self.code = code
-        self.error = error
-        self.attempts = attempts or []
 
 
 class ProgramOfThought(Module):
@@ -76,7 +72,7 @@ class ProgramOfThought(Module):
         **config: Any,
     ):
         if max_iters < 1:
-            raise ValueError("ProgramOfThought: max_iters must be at least 1")
+            raise UsageError("ProgramOfThought: max_iters must be at least 1")
         base = as_signature(signature)
         clash = [n for n in _RESERVED if n in base.fields]
         if clash:

@@ -20,7 +20,7 @@ import json
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from typing import Any, Literal, NamedTuple
 
-from lmdsl.errors import ParseError, SignatureError
+from lmdsl.errors import ParseError, SignatureError, UsageError
 from lmdsl.predict.chain_of_thought import ChainOfThought
 from lmdsl.predict.predict import Predict
 from lmdsl.predict.tools import Tool, ToolArgumentError, as_tool
@@ -52,7 +52,7 @@ class ReAct(Module):
         **config: Any,
     ):
         if max_iters < 1:
-            raise ValueError("ReAct: max_iters must be at least 1")
+            raise UsageError("ReAct: max_iters must be at least 1")
         base = as_signature(signature)
         self.signature = base
         self.max_iters = max_iters

@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from lmdsl.errors import LmdslError
+from lmdsl.errors import LmdslError, UsageError, UsageTypeError
 from lmdsl.predict.predict import Predict
 from lmdsl.program import Module
 from lmdsl.program.backtracking.state import detached, patched
@@ -30,7 +30,7 @@ from lmdsl.program.trace import TraceEntry, current_trace, tracing
 from lmdsl.signatures import Field, Signature
 from lmdsl.values.render import render_value
 
-log = logging.getLogger("lmdsl.refine")
+log = logging.getLogger(__name__)
 
 RewardFn = Callable[[dict[str, Any], Any], float]
 
@@ -47,9 +47,9 @@ class BestOfN(Module):
     def __init__(self, module: Any, N: int, reward_fn: RewardFn, threshold: float, *,
                  fail_count: int | None = None):
         if not isinstance(N, int) or N < 1:
-            raise ValueError(f"{type(self).__name__}: N must be an int >= 1, got {N!r}")
+            raise UsageError(f"{type(self).__name__}: N must be an int >= 1, got {N!r}")
         if not callable(reward_fn):
-            raise TypeError(f"{type(self).__name__}: reward_fn must be callable (inputs, prediction) -> float")
+            raise UsageTypeError(f"{type(self).__name__}: reward_fn must be callable (inputs, prediction) -> float")
         self.module = module
         self.N = N
         self.reward_fn = reward_fn

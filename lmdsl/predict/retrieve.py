@@ -8,7 +8,7 @@ import copy
 from typing import Any
 
 from lmdsl import settings
-from lmdsl.errors import ConfigError
+from lmdsl.errors import ConfigError, UsageError
 from lmdsl.primitives import Prediction
 from lmdsl.program import Module
 from lmdsl.program import trace as _trace
@@ -47,7 +47,7 @@ class Retrieve(Module):
 
     def __init__(self, k: int = 3, *, retriever: Any = None, with_titles: bool = True):
         if not isinstance(k, int) or k < 1:
-            raise ValueError(f"Retrieve: k must be a positive integer, got {k!r}")
+            raise UsageError(f"Retrieve: k must be a positive integer, got {k!r}")
         self.k = k
         self.retriever = retriever
         self.with_titles = with_titles
@@ -93,7 +93,7 @@ class Retrieve(Module):
         retriever = self._retriever()
         queries = [query] if isinstance(query, str) else [q for q in query if q]
         if not queries:
-            raise ValueError("Retrieve: empty query")
+            raise UsageError("Retrieve: empty query")
         batch = getattr(retriever, "batch", None)
         results = batch(queries, k) if batch is not None and len(queries) > 1 else [retriever(q, k) for q in queries]
         if len(queries) == 1:

@@ -32,20 +32,11 @@ from collections.abc import Callable, Mapping
 from typing import Any, get_type_hints
 
 from lmdsl import callbacks
-from lmdsl.errors import LmdslError, SignatureError, ValueParseError
+from lmdsl.errors import EventLoopError, SignatureError, ToolArgumentError, ValueParseError
 from lmdsl.signatures import Field, Signature
 from lmdsl.signatures.field import MISSING
 from lmdsl.signatures.function_form import docstring_instructions, parse_docstring
 from lmdsl.values import parse_value, type_repr
-
-
-class ToolArgumentError(LmdslError, ValueError):
-    """Arguments proposed for a tool do not match its parameters."""
-
-    def __init__(self, message: str, *, tool: str = "", argument: str | None = None):
-        super().__init__(message)
-        self.tool = tool
-        self.argument = argument
 
 
 class Tool:
@@ -281,7 +272,7 @@ def _run_to_completion(name: str, awaitable: Any) -> Any:
         return asyncio.run(_awaited(awaitable))
     if inspect.iscoroutine(awaitable):
         awaitable.close()  # never awaited: close it rather than leak a warning
-    raise RuntimeError(f"tool {name} is async and was called from sync code inside an event loop; "
+    raise EventLoopError(f"tool {name} is async and was called from sync code inside an event loop; "
                        "use `await tool.acall(...)` or the module's `acall`")
 
 

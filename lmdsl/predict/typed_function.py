@@ -7,6 +7,7 @@ import inspect
 import sys
 from typing import Any
 
+from lmdsl.errors import UsageTypeError
 from lmdsl.predict.predict import Predict
 from lmdsl.signatures import Signature
 from lmdsl.signatures.function_form import resolve_hints, signature_from_function
@@ -35,7 +36,7 @@ class TypedFunction:
         try:
             bound = self._params.bind_partial(*args, **kwargs)
         except TypeError as exc:
-            raise TypeError(f"{self.signature.name}(): {exc}") from None
+            raise UsageTypeError(f"{self.signature.name}(): {exc}") from None
         prediction = self.predict(**bound.arguments)
         return self.to_value(prediction)
 
@@ -70,7 +71,7 @@ def signature(spec: Any = None, /, *, instructions: str | None = None, types: di
         return decorate
     if callable(spec):
         return TypedFunction(spec, instructions, _caller_locals())
-    raise TypeError(f"signature() takes a function or a string, not {type(spec).__name__}")
+    raise UsageTypeError(f"signature() takes a function or a string, not {type(spec).__name__}")
 
 
 def _caller_locals() -> dict[str, Any]:

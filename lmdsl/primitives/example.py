@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from lmdsl.errors import NotFoundError, UsageError
+
 
 class Example:
     """A mapping with attribute access; ``with_inputs`` says which keys a program receives."""
@@ -88,7 +90,7 @@ class Example:
     def with_inputs(self, *keys: str) -> Example:
         missing = [k for k in keys if k not in self._store]
         if missing:
-            raise KeyError(f"with_inputs: no field(s) {', '.join(missing)} in {sorted(self._store)}")
+            raise NotFoundError(f"with_inputs: no field(s) {', '.join(missing)} in {sorted(self._store)}")
         new = Example(self)
         object.__setattr__(new, "_input_keys", frozenset(keys))
         return new
@@ -99,7 +101,7 @@ class Example:
 
     def inputs(self) -> Example:
         if self._input_keys is None:
-            raise ValueError("Example.inputs(): call .with_inputs(...) first to say which fields are inputs")
+            raise UsageError("Example.inputs(): call .with_inputs(...) first to say which fields are inputs")
         return Example({k: v for k, v in self._store.items() if k in self._input_keys})
 
     def labels(self) -> Example:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lmdsl import callbacks
+from lmdsl.errors import EventLoopError, UsageTypeError
 from lmdsl.program import backtracking, lm_usage
 from lmdsl.telemetry.spans import traced_call
 
@@ -47,7 +48,7 @@ class Module:
                 asyncio.get_running_loop()
             except RuntimeError:
                 return asyncio.run(self.aforward(*args, **kwargs))  # type: ignore[attr-defined]
-            raise RuntimeError(f"{type(self).__name__} defines only aforward(): inside an event loop, "
+            raise EventLoopError(f"{type(self).__name__} defines only aforward(): inside an event loop, "
                                f"use `await program.acall(...)`")
         raise NotImplementedError(f"{type(self).__name__} must define forward() or async aforward()")
 
@@ -212,9 +213,9 @@ def asyncify(program: Any) -> Any:
 def program(cls: type[T]) -> type[T]:
     """Make a plain class with ``__init__`` and ``forward`` a Module (calling it runs ``forward``)."""
     if not isinstance(cls, type):
-        raise TypeError("@program decorates a class")
+        raise UsageTypeError("@program decorates a class")
     if not callable(getattr(cls, "forward", None)) and not inspect.iscoroutinefunction(getattr(cls, "aforward", None)):
-        raise TypeError(f"@program {cls.__name__}: the class needs a forward() or an async aforward() method")
+        raise UsageTypeError(f"@program {cls.__name__}: the class needs a forward() or an async aforward() method")
     if issubclass(cls, Module):
         return cls
     new = type(cls.__name__, (cls, Module), {"__module__": cls.__module__, "__qualname__": cls.__qualname__,

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from lmdsl.errors import LoadError
+from lmdsl.errors import DataError, LoadError, UsageError
 
 FORMAT = 1
 # provider/model, where the model part may be a file path (tuned local models) but never a URL
@@ -66,7 +66,7 @@ def _savable_lm(lm: dict[str, Any] | None) -> dict[str, Any] | None:
 def _check_finite(value: Any, where: str) -> None:
     """NaN and infinities are not JSON: refuse them by name instead of writing an unreadable file."""
     if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{where} is {value}, which JSON cannot hold")
+        raise UsageError(f"{where} is {value}, which JSON cannot hold")
     if isinstance(value, dict):
         for k, v in value.items():
             _check_finite(v, f"{where}.{k}")
@@ -103,7 +103,7 @@ def save_program(program: Any, path: str | Path, *, target: str | None = None,
 
 
 def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
+    raise DataError(f"{name} is not a JSON number")
 
 
 def read_state(path: str | Path) -> dict[str, Any]:

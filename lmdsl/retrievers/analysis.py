@@ -14,7 +14,7 @@ from typing import Any
 
 from lmdsl.errors import ConfigError
 
-logger = logging.getLogger("lmdsl.retrievers.bm25")
+logger = logging.getLogger(__name__)
 
 TOKEN_RE = re.compile(r"(?u)\b\w\w+\b")  # bm25s' and scikit-learn's default token pattern
 STEM_CACHE_MAX = 200_000

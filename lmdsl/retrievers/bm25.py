@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from lmdsl.errors import ConfigError
+from lmdsl.errors import ConfigError, DataError, UsageTypeError
 from lmdsl.retrievers import index_store
 from lmdsl.retrievers.analysis import Analyzer
 from lmdsl.retrievers.corpus import (
@@ -47,7 +47,7 @@ from lmdsl.retrievers.passage import Passage, check_k
 if TYPE_CHECKING:
     import numpy as np
 
-logger = logging.getLogger("lmdsl.retrievers.bm25")
+logger = logging.getLogger(__name__)
 
 #: Bumped whenever the on-disk layout or the analysis (tokenizer, stopwords) changes.
 INDEX_FORMAT = 1
@@ -153,7 +153,7 @@ class BM25Retriever:
     def batch(self, queries: Sequence[str], k: int | None = None) -> list[list[Passage]]:
         """Answer many queries at once: one vectorised scoring pass per chunk of queries."""
         if isinstance(queries, str):
-            raise TypeError("batch() takes a list of queries; call the retriever itself for one query")
+            raise UsageTypeError("batch() takes a list of queries; call the retriever itself for one query")
         k = self.k if k is None else check_k(k)
         results: list[list[Passage]] = []
         if not queries:
@@ -194,7 +194,7 @@ class BM25Retriever:
 
     def _query_ids(self, query: str) -> list[int]:
         if not isinstance(query, str):
-            raise TypeError(f"a query must be a string, got {type(query).__name__}")
+            raise UsageTypeError(f"a query must be a string, got {type(query).__name__}")
         vocab = self._vocab
         return [vocab[t] for t in self._analyzer.analyze(query) if t in vocab]
 
@@ -304,7 +304,7 @@ class BM25Retriever:
             return None
         try:
             if not path.is_dir():
-                raise NotADirectoryError("not a directory")
+                raise DataError("not a directory")
             return self._load(path)
         except Exception as exc:
             self._damaged = True
@@ -317,13 +317,13 @@ class BM25Retriever:
 
         meta = json.loads((path / _META).read_text(encoding="utf-8"))
         if meta.get("key") != self.key or meta.get("options", {}).get("format") != INDEX_FORMAT:
-            raise ValueError("index key or format does not match")
+            raise DataError("index key or format does not match")
         files = meta["files"]
         if _PASSAGES not in files:
-            raise ValueError(f"{_PASSAGES} is not listed in {_META}")
+            raise DataError(f"{_PASSAGES} is not listed in {_META}")
         for name, digest in files.items():
             if index_store.sha256_file(path / name) != digest:
-                raise ValueError(f"checksum mismatch in {name}")
+                raise DataError(f"checksum mismatch in {name}")
         passages = []
         with open(path / _PASSAGES, encoding="utf-8") as f:
             for line in f:
@@ -333,14 +333,14 @@ class BM25Retriever:
         scores = model.scores
         num_docs = int(scores["num_docs"])
         if num_docs != len(passages) or num_docs != meta["num_docs"]:
-            raise ValueError(f"index has {num_docs} documents but {len(passages)} passages")
+            raise DataError(f"index has {num_docs} documents but {len(passages)} passages")
         n_terms = len(scores["indptr"]) - 1
         term_ids = [i for t, i in model.vocab_dict.items() if t]
         if term_ids and max(term_ids) >= n_terms:
-            raise ValueError("vocabulary does not match the term matrix")
+            raise DataError("vocabulary does not match the term matrix")
         if len(scores["data"]) != len(scores["indices"]) or (
             len(scores["indices"]) and int(np.max(scores["indices"])) >= num_docs
         ):
-            raise ValueError("term matrix is inconsistent")
+            raise DataError("term matrix is inconsistent")
         return passages, model
 

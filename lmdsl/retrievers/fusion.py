@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from lmdsl.errors import UsageError
+
 #: The constant of reciprocal rank fusion (Cormack et al., 2009): damps the weight of the very
 #: top ranks so that one list's first hit does not outweigh agreement between lists.
 RRF_K = 60
@@ -41,7 +43,7 @@ def reciprocal_rank_fusion(
     if weights is None:
         weights = [1.0] * len(results)
     elif len(weights) != len(results):
-        raise ValueError(f"{len(weights)} weights for {len(results)} result lists")
+        raise UsageError(f"{len(weights)} weights for {len(results)} result lists")
     lists = [dedupe(hits) for hits in results]
     passages: dict[str, Any] = {}
     fused: dict[str, float] = {}

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from lmdsl.errors import ConfigError, PluginError
+from lmdsl.errors import ConfigError, PluginError, UsageTypeError
 from lmdsl.retrievers.fusion import RRF_K, reciprocal_rank_fusion
 from lmdsl.retrievers.passage import Passage, retrieve_batch
 
@@ -83,7 +83,7 @@ class HybridRetriever:
 
     def batch(self, queries: Sequence[str], k: int | None = None) -> list[list[Passage]]:
         if isinstance(queries, str):
-            raise TypeError("batch() takes a list of queries; call the retriever itself for one query")
+            raise UsageTypeError("batch() takes a list of queries; call the retriever itself for one query")
         k = self.k if k is None else _positive("k", k, allow_zero=True)
         if not queries:
             return []

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lmdsl.errors import ConfigError
+from lmdsl.errors import ConfigError, UsageError, UsageTypeError
 from lmdsl.utils.paths import cache_root
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -206,7 +206,7 @@ def _make_snapshot(rt: _Runtime, path: Path) -> None:
     data = proc.stdout
     if proc.returncode != 0 or len(data) < 1_000_000:
         tail = proc.stderr.decode(errors="replace")[-500:]
-        raise ValueError(f"snapshot worker failed (exit {proc.returncode}): {tail.strip()}")
+        raise subprocess.SubprocessError(f"snapshot worker failed (exit {proc.returncode}): {tail.strip()}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_bytes(data)
@@ -399,11 +399,11 @@ class Sandbox:
         pool_size: int = 1,
     ) -> None:
         if not timeout > 0:
-            raise ValueError("timeout must be positive")
+            raise UsageError("timeout must be positive")
         if memory_mb < 64:
-            raise ValueError("memory_mb must be at least 64 (the interpreter itself needs ~40 MB)")
+            raise UsageError("memory_mb must be at least 64 (the interpreter itself needs ~40 MB)")
         if max_output < 1:
-            raise ValueError("max_output must be positive")
+            raise UsageError("max_output must be positive")
         self.timeout = float(timeout)
         self.memory_mb = int(memory_mb)
         self.max_output = int(max_output)
@@ -493,7 +493,7 @@ class Sandbox:
         Raises :class:`~lmdsl.errors.ConfigError` only when the runtime is missing or broken.
         """
         if not isinstance(code, str):
-            raise TypeError(f"code must be str, not {type(code).__name__}")
+            raise UsageTypeError(f"code must be str, not {type(code).__name__}")
         worker = self._take()
         stdout: list[str] = []
         stderr: list[str] = []

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from lmdsl.errors import SignatureError
 from lmdsl.values import type_repr
 
 _MISSING: Any = object()
@@ -74,14 +75,14 @@ class _FieldSpec:
 def _spec(kind: FieldKind, who: str, desc: str, description: str | None, type_: Any, default: Any,
           prefix: str | None, format: Any, extra: dict[str, Any]) -> _FieldSpec:
     if extra:
-        raise TypeError(
+        raise SignatureError(
             f"{who}() got unexpected keyword argument(s) {', '.join(map(repr, extra))}; it takes desc= "
             "(or description=), prefix=, format=, type=" + (", default=" if kind == "input" else "")
         )
     if description is not None and desc and description != desc:
-        raise TypeError(f"{who}(): give desc= or description=, not two different texts")
+        raise SignatureError(f"{who}(): give desc= or description=, not two different texts")
     if format is not None and not callable(format):
-        raise TypeError(f"{who}(): format= must be a function of the value returning text, got {format!r}")
+        raise SignatureError(f"{who}(): format= must be a function of the value returning text, got {format!r}")
     return _FieldSpec(kind, description if description is not None else desc, type_, default, prefix or "", format)
 
 

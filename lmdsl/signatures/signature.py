@@ -193,7 +193,7 @@ class Signature(metaclass=_SignatureMeta):
             changes["desc"] = changes.pop("description")
         unknown = set(changes) - {"desc", "prefix", "format"}
         if unknown:
-            raise TypeError(f"with_updated_fields: unknown change(s) {', '.join(sorted(unknown))}; "
+            raise SignatureError(f"with_updated_fields: unknown change(s) {', '.join(sorted(unknown))}; "
                             "use type_=, desc= (or description=), prefix=, format=")
         if type_ is not None:
             changes["type"] = type_

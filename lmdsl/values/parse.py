@@ -127,7 +127,7 @@ def extract_json(text: str) -> Any:
             return json.loads(candidate)
         except ValueError as exc:
             last_error = exc
-    raise ValueError(f"no valid JSON found ({last_error})")
+    raise ValueParseError(f"no valid JSON found ({last_error})")
 
 
 def _parse_list(text: str, tp: Any, field: str | None) -> list[Any]:

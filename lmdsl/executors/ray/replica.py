@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lmdsl import settings
+from lmdsl.errors import NotFoundError
 from lmdsl.executors.base import Job, run_example
 from lmdsl.executors.ray.payload import Built, Payload, rebuild
 from lmdsl.lm.cache import Cache, set_shared_cache
@@ -89,7 +90,7 @@ class Replica:
     def run(self, digest: str, index: int, example: Example, job: Job) -> dict[str, Any]:
         built = self.built.get(digest)
         if built is None:
-            raise KeyError(f"program {digest} is not loaded on this replica")
+            raise NotFoundError(f"program {digest} is not loaded on this replica")
         return contextvars.copy_context().run(self._run, built, index, example, job)
 
     def _run(self, built: Built, index: int, example: Example, job: Job) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lmdsl.console import status
 from lmdsl.errors import ConfigError, LocalModelNotInstalled, ModelFileError
 from lmdsl.lm.local.files import INSTALL_HINT, resolve_model_path
 
@@ -174,6 +175,7 @@ def _install_quiet_logger(llama_cpp: Any) -> None:
             return
         verbose = bool(os.environ.get(VERBOSE_ENV))
         last_level = [0]
+        partial = [""]  # llama.cpp sends pieces of lines; the status log takes whole ones
 
         @llama_cpp.llama_log_callback
         def _log(level: int, text: bytes, _user_data: Any) -> None:
@@ -184,7 +186,9 @@ def _install_quiet_logger(llama_cpp: Any) -> None:
             if sink is not None and last_level[0] >= _GGML_LOG_ERROR:
                 sink.append(message)
             if verbose:
-                print(message, end="", file=sys.stderr, flush=True)
+                *lines, partial[0] = (partial[0] + message).split("\n")
+                for line in lines:
+                    status(line)
 
         _log_state["callback"] = _log  # keep a reference: ctypes callbacks must outlive their use
         llama_cpp.llama_log_set(_log, ctypes.c_void_p(0))

@@ -10,7 +10,7 @@ import logging
 import sys
 from typing import Any
 
-from lmdsl.errors import AssertionFailed
+from lmdsl.errors import AssertionFailed, UsageTypeError
 from lmdsl.program.backtracking.loop import Backtrack, effective_mode, record_check
 from lmdsl.program.backtracking.state import Call, current_run
 
@@ -84,7 +84,7 @@ def _target_call(calls: list[Call], target: Any) -> Call | None:
     if isinstance(target, Module):  # a predictor is a Module whose predictors() is [itself]
         wanted = {id(p) for p in target.predictors()}
     else:
-        raise TypeError(f"target must be a predictor, a module or a Prediction, got {type(target).__name__}")
+        raise UsageTypeError(f"target must be a predictor, a module or a Prediction, got {type(target).__name__}")
     for call in reversed(calls):
         if id(call.predictor) in wanted:
             return call

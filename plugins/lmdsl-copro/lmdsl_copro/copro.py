@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import lmdsl
+from lmdsl.errors import UsageError
 from lmdsl.evaluate import Evaluate
 from lmdsl.lm.usage import track_usage
 from lmdsl.optimizers.base import Candidate, Teleprompter, check_trainset
@@ -59,9 +60,9 @@ class COPRO(Teleprompter):
                  max_errors: int = 10):
         super().__init__()
         if breadth < 2:
-            raise ValueError("COPRO: breadth must be at least 2 (the current instruction plus one proposal)")
+            raise UsageError("COPRO: breadth must be at least 2 (the current instruction plus one proposal)")
         if depth < 0:
-            raise ValueError("COPRO: depth must be >= 0")
+            raise UsageError("COPRO: depth must be >= 0")
         self.metric = metric
         self.prompt_model = lmdsl.LM(prompt_model) if isinstance(prompt_model, str) else prompt_model
         self.breadth = breadth

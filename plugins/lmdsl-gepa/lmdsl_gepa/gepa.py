@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import lmdsl
 from lmdsl import settings
-from lmdsl.errors import ConfigError, LmdslError
+from lmdsl.errors import ConfigError, LmdslError, UsageError
 from lmdsl.evaluate import MetricError, split_feedback
 from lmdsl.evaluate.evaluate import call_metric, call_program, describe_error
 from lmdsl.lm.usage import track_usage
@@ -68,13 +68,13 @@ class GEPA(Teleprompter):
     ):
         super().__init__()
         if max_metric_calls is not None and auto is not None:
-            raise ValueError("gepa: give max_metric_calls or auto, not both")
-        check_settings(self.name, error=ValueError, choices={
+            raise UsageError("gepa: give max_metric_calls or auto, not both")
+        check_settings(self.name, error=UsageError, choices={
             "auto": (auto, [*AUTO, None]), "candidate_selection": (candidate_selection, ["pareto", "current_best"])},
             counts={"max_metric_calls": (max_metric_calls, 1), "reflection_minibatch_size": (reflection_minibatch_size, 1),
                     "max_merge_invocations": (max_merge_invocations, 0), "merge_subsample": (merge_subsample, 1),
                     "reflection_max_tokens": (reflection_max_tokens, 1)})
-        reflection_lm = lm_option(reflection_lm, self.name, "reflection_lm", error=ValueError)
+        reflection_lm = lm_option(reflection_lm, self.name, "reflection_lm", error=UsageError)
         self.metric = metric
         self.reflection_lm = reflection_lm
         self.max_metric_calls = max_metric_calls

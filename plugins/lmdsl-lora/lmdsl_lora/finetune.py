@@ -12,12 +12,14 @@ import datetime as _dt
 import logging
 import os
 import shutil
-import sys
 import time
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from lmdsl.console import status
+from lmdsl.errors import UsageError
 
 from lmdsl_lora import store
 from lmdsl_lora.dataset import dataset_sha256, validate_dataset
@@ -29,7 +31,7 @@ from lmdsl_lora.paths import BaseModel, base_sha256, cache_root, resolve_base
 from lmdsl_lora.schedule import auto_epochs, split_holdout
 from lmdsl_lora.train import TrainConfig, plan_steps, train_lora
 
-log = logging.getLogger("lmdsl.lora")
+log = logging.getLogger(__name__)
 
 DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
 
@@ -171,17 +173,17 @@ def finetune_lora(
 
 def _check_schedule(epochs: Any, holdout: Any, patience: Any) -> None:
     if epochs is not None and not (isinstance(epochs, int) and not isinstance(epochs, bool) and epochs >= 1):
-        raise ValueError(f"finetune_lora: epochs must be None (automatic) or an int >= 1, got {epochs!r}")
+        raise UsageError(f"finetune_lora: epochs must be None (automatic) or an int >= 1, got {epochs!r}")
     if not (isinstance(holdout, int | float) and not isinstance(holdout, bool) and 0 <= holdout < 0.5):
-        raise ValueError(f"finetune_lora: holdout must be a fraction in [0, 0.5), got {holdout!r}")
+        raise UsageError(f"finetune_lora: holdout must be a fraction in [0, 0.5), got {holdout!r}")
     if not (isinstance(patience, int) and not isinstance(patience, bool) and patience >= 1):
-        raise ValueError(f"finetune_lora: patience must be an int >= 1, got {patience!r}")
+        raise UsageError(f"finetune_lora: patience must be an int >= 1, got {patience!r}")
 
 
 def _check_options(cfg: TrainConfig, max_length: int) -> None:
     def need(ok: bool, what: str) -> None:
         if not ok:
-            raise ValueError(f"finetune_lora: {what}")
+            raise UsageError(f"finetune_lora: {what}")
 
     need(isinstance(cfg.epochs, int) and cfg.epochs >= 1, f"epochs must be an int >= 1, got {cfg.epochs!r}")
     need(cfg.learning_rate > 0, f"learning_rate must be > 0, got {cfg.learning_rate!r}")
@@ -276,7 +278,10 @@ def _versions() -> dict[str, str]:
 
 
 def _say(progress: bool, message: str, *, warn: bool = False) -> None:
-    """Status on stderr when ``progress`` (stdout stays clean for results); always to the log."""
-    log.log(logging.WARNING if warn else logging.INFO, message)
+    """A status line on stderr when ``progress`` or ``warn`` (stdout stays clean for results),
+    else only to this module's log."""
+    level = logging.WARNING if warn else logging.INFO
     if progress or warn:
-        print(f"lmdsl-lora: {message}", file=sys.stderr, flush=True)
+        status(f"lmdsl-lora: {message}", level)
+    else:
+        log.log(level, message)

@@ -22,7 +22,7 @@ from lmdsl_lora.dataset import canonical_json
 from lmdsl_lora.errors import ModelIntegrityError
 from lmdsl_lora.paths import file_sha256, model_path_from_name
 
-log = logging.getLogger("lmdsl.lora")
+log = logging.getLogger(__name__)
 
 #: bump when the training recipe or the file layout changes, so old entries stop matching
 RECIPE_VERSION = 2  # 2: automatic epochs, held-back slice and early stopping

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import lmdsl
-from lmdsl.errors import LmdslError
+from lmdsl.errors import LmdslError, UsageError
 from lmdsl.evaluate import Evaluate
 from lmdsl.lm.usage import track_usage
 from lmdsl.optimizers import BootstrapFewShotWithRandomSearch
@@ -79,18 +79,18 @@ class MIPROv2(Teleprompter):
         seed: int = 0,
     ):
         super().__init__()
-        check_settings(self.name, error=ValueError, choices={"auto": (auto, [*AUTO, None])})
+        check_settings(self.name, error=UsageError, choices={"auto": (auto, [*AUTO, None])})
         if auto is None and num_candidates is None:
-            raise ValueError("mipro: with auto=None give num_candidates (and optionally num_trials)")
+            raise UsageError("mipro: with auto=None give num_candidates (and optionally num_trials)")
         preset_n, preset_mb = AUTO[auto] if auto else (None, 25)
         self.num_candidates = num_candidates if num_candidates is not None else preset_n
-        check_settings(self.name, error=ValueError, counts={
+        check_settings(self.name, error=UsageError, counts={
             "num_candidates": (self.num_candidates, 1), "num_trials": (num_trials, 1), "minibatch_size": (minibatch_size, 1),
             "minibatch_full_eval_steps": (minibatch_full_eval_steps, 1), "proposer_max_tokens": (proposer_max_tokens, 1),
             "max_bootstrapped_demos": (max_bootstrapped_demos, 0), "max_labeled_demos": (max_labeled_demos, 0)})
         if init_temperature < 0:
-            raise ValueError(f"mipro: init_temperature must be >= 0, got {init_temperature}")
-        prompt_lm = lm_option(prompt_lm, self.name, "prompt_lm", error=ValueError)
+            raise UsageError(f"mipro: init_temperature must be >= 0, got {init_temperature}")
+        prompt_lm = lm_option(prompt_lm, self.name, "prompt_lm", error=UsageError)
         self.metric = metric
         self.auto = auto
         self.num_trials = num_trials

@@ -30,14 +30,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lmdsl.embeddings import as_embedder, embedder_dimension, embedder_id
-from lmdsl.errors import ConfigError
+from lmdsl.errors import ConfigError, UsageTypeError
 from lmdsl.retrievers import Passage, check_k
 from lmdsl.retrievers.corpus import cache_dir, fingerprint_file, fingerprint_rows, load_corpus
 from lmdsl.utils.progress import Progress
 
 from lmdsl_qdrant import clients
 
-logger = logging.getLogger("lmdsl_qdrant")
+logger = logging.getLogger(__name__)
 
 #: Bumped whenever the payload layout or what is embedded changes.
 INDEX_FORMAT = 1
@@ -143,11 +143,11 @@ class QdrantRetriever:
     def batch(self, queries: Sequence[str], k: int | None = None) -> list[list[Passage]]:
         """Many queries: one embedding call and one batched Qdrant search."""
         if isinstance(queries, str):
-            raise TypeError("batch() takes a list of queries; call the retriever itself for one query")
+            raise UsageTypeError("batch() takes a list of queries; call the retriever itself for one query")
         k = self.k if k is None else check_k(k)
         for q in queries:
             if not isinstance(q, str):
-                raise TypeError(f"a query must be a string, got {type(q).__name__}")
+                raise UsageTypeError(f"a query must be a string, got {type(q).__name__}")
         if not queries or k == 0:
             return [[] for _ in queries]
         from qdrant_client import models

@@ -26,11 +26,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from lmdsl.errors import ConfigError
+from lmdsl.errors import ConfigError, UsageTypeError
 from lmdsl.retrievers.corpus import cache_dir, fingerprint_file, fingerprint_rows, load_corpus
 from lmdsl.retrievers.passage import Passage, check_k
 
-logger = logging.getLogger("lmdsl_sqlite_fts")
+logger = logging.getLogger(__name__)
 
 #: Bumped whenever the schema changes, so old databases are rebuilt rather than misread.
 SCHEMA_VERSION = 1
@@ -126,7 +126,7 @@ class SqliteFTSRetriever:
     def __call__(self, query: str, k: int | None = None) -> list[Passage]:
         """The ``k`` (default ``self.k``) best passages for ``query``, best first."""
         if not isinstance(query, str):
-            raise TypeError(f"a query must be a string, got {type(query).__name__}")
+            raise UsageTypeError(f"a query must be a string, got {type(query).__name__}")
         k = self.k if k is None else check_k(k)
         match = fts_query(query)
         if not match or k == 0:
@@ -141,7 +141,7 @@ class SqliteFTSRetriever:
     def batch(self, queries: Sequence[str], k: int | None = None) -> list[list[Passage]]:
         """Answer many queries (one FTS5 query each: SQLite has no batched search)."""
         if isinstance(queries, str):
-            raise TypeError("batch() takes a list of queries; call the retriever itself for one query")
+            raise UsageTypeError("batch() takes a list of queries; call the retriever itself for one query")
         return [self(q, k) for q in queries]
 
     def __len__(self) -> int:
