@@ -29,7 +29,6 @@ ALLOWED_RAISES = {
     ("lmdsl/testing.py", "LookupError"):
         "ScriptedLM running out is a bug in the test's script: code catching LmdslError must not swallow it",
     ("lmdsl/sandbox/_launch.py", "ValueError"): "an internal invariant of the seccomp filter builder",
-    ("lmdsl/executors/ray/replica.py", "RuntimeError"): "an internal invariant of the per-process cache table",
 }
 # Python's protocols: these builtins are the contract, where they are raised.
 PROTOCOL_RAISES = {
@@ -201,8 +200,14 @@ def hard_coded_loggers(path: Path) -> list[int]:
             and node.args and isinstance(node.args[0], ast.Constant)]
 
 
+# Loggers that keep a name users already filter on after their code moved.
+KEPT_LOGGER_NAMES = {"lmdsl/program/backtracking/checks.py": "lmdsl.assertions (Assert/Suggest moved there)"}
+
+
 def test_loggers_are_named_after_their_module():
-    assert [f"{rel(path)}:{line}" for path in sources() for line in hard_coded_loggers(path)] == []
+    found = [rel(path) for path in sources() for _ in hard_coded_loggers(path)]
+    assert [p for p in found if p not in KEPT_LOGGER_NAMES] == []
+    assert set(KEPT_LOGGER_NAMES) <= set(found), "kept-name entries no longer needed"
 
 
 def test_the_scans_see_what_they_look_for(tmp_path):
