@@ -16,9 +16,10 @@ from lmdsl.predict.replay import replay_async
 from lmdsl.predict.streaming import streamed_lm
 from lmdsl.primitives import Example, Prediction
 from lmdsl.primitives.backtrack import call_params, feedback_for, note_call
-from lmdsl.program import Module, lm_usage
+from lmdsl.program import lm_usage
 from lmdsl.program import trace as _trace
 from lmdsl.program.demos import active_demos
+from lmdsl.program.predictor import Predictor
 from lmdsl.signatures import Signature, as_signature
 from lmdsl.signatures.labels import label_field, labels
 
@@ -37,7 +38,7 @@ class _Call:
     params: dict[str, Any]
 
 
-class Predict(Module):
+class Predict(Predictor):
     """The basic predictor. Its learnable state is ``demos``, the signature's instructions and,
     for a signature whose one output is a label, ``label_bias``.
 
