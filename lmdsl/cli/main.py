@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import click
 
@@ -27,6 +27,9 @@ from lmdsl.cli.options import check_options, executor_options, parse_pairs
 from lmdsl.cli.output import check_output, fail_if_all_failed, final_path, force_option, refuse_wrappers
 from lmdsl.cli.pipeline import check_teachers, plan_optimizers, stage_rows
 from lmdsl.telemetry import record_phases
+
+if TYPE_CHECKING:
+    from lmdsl.primitives import Example
 
 
 class LmdslGroup(click.Group):
@@ -148,8 +151,14 @@ def _load_target(target: str) -> tuple[Any, Any, str, dict[str, Any] | None]:
     return loaded.module, loaded.program, loaded.program_target, loaded.state
 
 
+@overload
 def _dataset(path: str | None, module: Any, names: tuple[str, ...], program: Any, what: str,
-             required: bool = True) -> list[Any] | None:
+             required: Literal[True] = True) -> list[Example]: ...
+@overload
+def _dataset(path: str | None, module: Any, names: tuple[str, ...], program: Any, what: str,
+             required: bool) -> list[Example] | None: ...
+def _dataset(path: str | None, module: Any, names: tuple[str, ...], program: Any, what: str,
+             required: bool = True) -> list[Example] | None:
     from lmdsl.cli.targets import forward_inputs
     from lmdsl.data import load_examples, to_examples
 

@@ -177,8 +177,8 @@ class Evaluate:
                     except Exception as exc:
                         outcome = Outcome(error=describe_error(exc))
                 outcome.usage, outcome.latency = used.to_dict(), time.perf_counter() - begin
-                rows[index] = run.row(index, example, outcome)
-                if run.on_result(index, rows[index]):
+                row = rows[index] = run.row(index, example, outcome)
+                if run.on_result(index, row):
                     stop.set()
 
         with run.scope():
@@ -212,7 +212,7 @@ class _Run:
         self.start = time.perf_counter()
 
     def row(self, index: int, example: Example, outcome: Outcome) -> EvalRow:
-        cost = {"calls": outcome.calls, "tokens": outcome.tokens, "latency": outcome.latency}
+        cost: dict[str, Any] = {"calls": outcome.calls, "tokens": outcome.tokens, "latency": outcome.latency}
         if outcome.error is not None:
             return EvalRow(example, None, self.owner.failure_score, outcome.error, **cost)
         prediction = outcome.prediction

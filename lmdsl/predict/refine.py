@@ -254,7 +254,7 @@ def _describe_reward(fn: Any) -> str:
     if source:
         return _clip(inspect.cleandoc(source), 1500)
     doc = inspect.getdoc(fn)
-    return doc or getattr(fn, "__name__", repr(fn))
+    return doc or str(getattr(fn, "__name__", repr(fn)))
 
 
 __all__ = ["BestOfN", "Refine"]

@@ -146,7 +146,8 @@ def breakdowns(rows: list[Any], fields: dict[str, list[str] | None]) -> list[Lab
 # ---- rows -----------------------------------------------------------------------------------
 def changed_rows(before: list[Any], after: list[Any]) -> tuple[list[ChangedRow], list[ChangedRow]]:
     """(rows whose score rose, rows whose score fell) between two evaluations of the same devset."""
-    up, down = [], []
+    up: list[ChangedRow] = []
+    down: list[ChangedRow] = []
     answered = _predicted_keys(after) | _predicted_keys(before)
     for index, (b, a) in enumerate(zip(before, after)):
         if a.score == b.score:

@@ -111,8 +111,11 @@ class BootstrapFewShot(Teleprompter):
                 if len(used) >= self.max_bootstrapped_demos:
                     break
                 chunk = todo[offset : offset + batch]
+                def judge(k: int, o: Outcome, c: list[int] = chunk) -> Any:
+                    return self._judge(rows[c[k]], o)
+
                 outcomes = run_program(round_teacher, [rows[i] for i in chunk], Job(trace=True, exclude_self=True),
-                                       finish=lambda k, o, c=chunk: self._judge(rows[c[k]], o), num_threads=threads)
+                                       finish=judge, num_threads=threads)
                 for i, outcome in zip(chunk, outcomes):
                     progress.update()
                     self.stats["attempted"] += 1

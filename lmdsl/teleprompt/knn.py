@@ -78,8 +78,8 @@ class KNNFewShot(Teleprompter):
         demo_sets: list[dict[str, list[Example]]] = [{p: [row] for p in paths} for row in rows]
         start = self._start(len(rows) if self.bootstrap else 0, program)
         with track_usage() as usage:
-            if self.bootstrap:
-                demo_sets = self._bootstrapped(program, rows, paths)
+            if self.bootstrap and self.metric is not None:  # (no metric was refused above)
+                demo_sets = self._bootstrapped(program, rows, paths, self.metric)
         index = self._index([_query_text(r.to_dict(), keys) for r in rows])
         self._finish(start, usage)
         return KNNProgram(student, index, demo_sets, keys, self.k)
@@ -93,12 +93,13 @@ class KNNFewShot(Teleprompter):
 
         return DenseIndex(as_embedder(self.vectorizer), texts, k=self.k)
 
-    def _bootstrapped(self, program: Any, rows: list[Example], paths: list[str]) -> list[dict[str, list[Example]]]:
+    def _bootstrapped(self, program: Any, rows: list[Example], paths: list[str],
+                      metric: MetricFn) -> list[dict[str, list[Example]]]:
         from lmdsl.teleprompt.bootstrap import BootstrapFewShot
 
         sets: list[dict[str, list[Example]]] = []
         for row in rows:
-            b = BootstrapFewShot(self.metric, max_bootstrapped_demos=1, max_labeled_demos=0,
+            b = BootstrapFewShot(metric, max_bootstrapped_demos=1, max_labeled_demos=0,
                                  num_threads=self.num_threads, seed=self.seed)
             b.verbose = False
             demos, used = b.bootstrap(program.reset_copy(), program.reset_copy(), [row])

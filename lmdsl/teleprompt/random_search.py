@@ -112,7 +112,7 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
                     result = evaluate(candidate)
                 demos = {p: len(pred.demos) for p, pred in candidate.named_predictors()}
                 now = (usage.lm_calls, usage.total_tokens, time.perf_counter())
-                cost = {"lm_calls": now[0] - mark[0], "tokens": now[1] - mark[1],
+                cost: dict[str, Any] = {"lm_calls": now[0] - mark[0], "tokens": now[1] - mark[1],
                         "wall_time": round(now[2] - mark[2], 3)}  # building and scoring this candidate
                 mark = now
                 if checks.runs:  # how often each check passed: {"runs", "runs_passed", "checks": {label: ...}}
@@ -127,5 +127,6 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
                     self.report.notes.append(f"stopped early: {name} reached stop_at_score={self.stop_at_score}")
                     break
         self._finish(start, usage)
+        assert self.report.best is not None  # the loop always builds and scores a first candidate
         self.log(f"best: {self.report.candidates[self.report.best].name} with {best_score:.1f}")
         return best_program

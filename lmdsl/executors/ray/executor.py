@@ -154,7 +154,7 @@ class RayExecutor:
         paths = dict(program.named_predictors())
         self.stats = RunStats()
         todo = collections.deque(range(len(examples)))
-        tries = collections.Counter()
+        tries: collections.Counter[int] = collections.Counter()
         inflight: dict[Any, tuple[int, Any]] = {}
         arrived: dict[int, Outcome] = {}  # finished on a replica, waiting for the rows before it
         delivered = 0

@@ -76,7 +76,7 @@ class COPRO(Teleprompter):
         return per_predictor * len(program.predictors())
 
     def _propose(self, signature: Any, attempts: list[tuple[str, float]], n: int, round_idx: int) -> list[str]:
-        config = {"n": n, "temperature": self.init_temperature, "rollout_id": f"copro-{self.seed}-{round_idx}"}
+        config: dict[str, Any] = {"n": n, "temperature": self.init_temperature, "rollout_id": f"copro-{self.seed}-{round_idx}"}
         if attempts:
             proposer = lmdsl.Predict(ProposeFromAttempts, **config)
             listing = "\n".join(f"Instruction: {ins}\nScore: {score:.1f}" for ins, score in
@@ -102,14 +102,15 @@ class COPRO(Teleprompter):
         with track_usage() as usage:
             for path, predictor in student.named_predictors():
                 self._optimize_predictor(student, path, predictor, evaluate)
-        best = max(range(len(self.report.candidates)), key=lambda i: self.report.candidates[i].score or 0.0,
-                   default=None)
+        candidates = self.report.candidates
+        best = max(range(len(candidates)), key=lambda i: candidates[i].score or 0.0, default=None)
         self.report.best = best
         self._finish(start, usage)
         return student
 
     def _optimize_predictor(self, student: Any, path: str, predictor: Any, evaluate: Evaluate) -> None:
         assert self.report is not None
+        report = self.report
         original = predictor.signature
         scored: dict[str, float] = {}
 
@@ -119,7 +120,7 @@ class COPRO(Teleprompter):
             predictor.signature = original.with_instructions(instruction)
             result = evaluate(student)
             scored[instruction] = result.score
-            self.report.candidates.append(Candidate(f"{path} round {round_idx}", result.score,
+            report.candidates.append(Candidate(f"{path} round {round_idx}", result.score,
                                                     details={"instruction": instruction, "predictor": path}))
             self.log(f"{path} round {round_idx}: {result.score:.1f}  {instruction[:70]!r}")
 

@@ -43,7 +43,7 @@ def describe_feedback(rollout: Rollout, outputs: list[str]) -> str:
     text = rollout.feedback
     if not text:
         text = f"score {rollout.score:g}"
-        labels = rollout.example.labels() if rollout.example.input_keys is not None else {}
+        labels: Example | dict[str, Any] = rollout.example.labels() if rollout.example.input_keys is not None else {}
         expected = [f"{k}: {_cut(labels[k], 200)}" for k in outputs if k in labels]
         if expected:
             text += "; expected " + "; ".join(expected)

@@ -83,7 +83,7 @@ class MIPROv2(Teleprompter):
             raise ValueError(f"mipro: auto must be one of {', '.join(AUTO)} or None, got {auto!r}")
         if auto is None and num_candidates is None:
             raise ValueError("mipro: with auto=None give num_candidates (and optionally num_trials)")
-        preset_n, preset_mb = AUTO[auto] if auto else (None, 25)
+        preset_n, preset_mb = AUTO[auto] if auto else (0, 25)  # with auto=None, num_candidates is given
         self.num_candidates = num_candidates if num_candidates is not None else preset_n
         for key, value, low in (("num_candidates", self.num_candidates, 1), ("num_trials", num_trials, 1),
                                 ("minibatch_size", minibatch_size, 1),
@@ -229,6 +229,7 @@ class MIPROv2(Teleprompter):
 
     def _search(self, optuna: Any, program: Any, val: list[Example], trials: int, batch: int) -> Any:
         assert self.report is not None
+        report = self.report  # (closures below do not see the narrowing of self.report)
         paths = [path for path, _ in program.named_predictors()]
         evaluate = Evaluate(val, self.metric, num_threads=self.num_threads, max_errors=len(val) + 1,
                             display_progress=False)
@@ -260,7 +261,7 @@ class MIPROv2(Teleprompter):
             self._record(f"full valset: {why}", score, config, full=True)
             if best[1] is None or score > best[1]:
                 best[:] = [config, score, candidate]
-                self.report.best = len(self.report.candidates) - 1
+                report.best = len(report.candidates) - 1
             self.log(f"full valset, {why}: {score:.1f} (best {best[1]:.1f})")
             return score
 
@@ -294,7 +295,7 @@ class MIPROv2(Teleprompter):
             if not full_due:
                 if best[1] is None or score > best[1]:
                     best[:] = [config, score, self._build(program, config)]
-                    self.report.best = len(self.report.candidates) - 1
+                    report.best = len(report.candidates) - 1
                     self.trials_to_best = t + 1
                 continue
             if (t + 1) % self.minibatch_full_eval_steps == 0 or t == trials - 1:
