@@ -14,9 +14,12 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmdsl import settings
+
+if TYPE_CHECKING:
+    from lmdsl.lm.protocol import LanguageModel
 
 log = logging.getLogger("lmdsl.callbacks")
 
@@ -83,7 +86,7 @@ class WatchedLM:
     """An LM seen through the callbacks: ``__call__`` / ``acall`` fire ``on_lm_*``; everything else
     is the LM's own. Predictors wrap their LM in it only while callbacks are configured."""
 
-    def __init__(self, lm: Any):
+    def __init__(self, lm: LanguageModel):
         self._lm = lm
 
     def __getattr__(self, name: str) -> Any:
@@ -100,5 +103,5 @@ class WatchedLM:
         return out.value
 
 
-def watched_lm(lm: Any) -> Any:
+def watched_lm(lm: LanguageModel) -> LanguageModel:
     return WatchedLM(lm) if active() else lm

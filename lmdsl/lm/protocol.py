@@ -17,6 +17,9 @@ class LanguageModel(Protocol):
     @property
     def model(self) -> str: ...
 
+    @property
+    def kwargs(self) -> dict[str, Any]: ...  # the default generation settings
+
     def __call__(self, messages: list[dict[str, Any]], **overrides: Any) -> Completion: ...
 
     async def acall(self, messages: list[dict[str, Any]], **overrides: Any) -> Completion: ...

@@ -6,7 +6,7 @@ import asyncio
 import contextvars
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmdsl import callbacks, settings
 from lmdsl.adapters import Adapter, ChatAdapter
@@ -23,6 +23,9 @@ from lmdsl.program.predictor import Predictor
 from lmdsl.signatures import Signature, as_signature
 from lmdsl.signatures.labels import label_field, labels
 
+if TYPE_CHECKING:
+    from lmdsl.lm.protocol import LanguageModel
+
 _DEFAULT_ADAPTER = ChatAdapter()
 
 
@@ -30,7 +33,7 @@ _DEFAULT_ADAPTER = ChatAdapter()
 class _Call:
     """One predictor call, prepared: what the LM is asked and how the reply is read."""
 
-    lm: Any
+    lm: LanguageModel
     adapter: Adapter
     signature: Signature
     inputs: dict[str, Any]
@@ -51,7 +54,8 @@ class Predict(Predictor):
 
     _assertion_scope = False  # one LM call: nothing to backtrack inside (see Module.__call__)
 
-    def __init__(self, signature: Any, *, adapter: Adapter | None = None, lm: Any = None, **config: Any):
+    def __init__(self, signature: Any, *, adapter: Adapter | None = None, lm: LanguageModel | None = None,
+                 **config: Any):
         self.signature: Signature = as_signature(signature)
         self.adapter = adapter
         self.lm = lm
@@ -83,11 +87,11 @@ class Predict(Predictor):
                 values[name] = field.default
         return values
 
-    def _resolve(self) -> tuple[Any, Adapter]:
+    def _resolve(self) -> tuple[LanguageModel, Adapter]:
         lm = self.lm or settings.current_lm()
         return lm, self._adapter_for(lm)
 
-    def _adapter_for(self, lm: Any) -> Adapter:
+    def _adapter_for(self, lm: LanguageModel | None) -> Adapter:
         """The configured adapter, switched to a JSON layout when ``lm`` constrains replies to JSON."""
         adapter = self.adapter or settings.get("adapter") or _DEFAULT_ADAPTER
         return adapter.for_replies(bool(getattr(lm, "json_replies", False)))
@@ -161,7 +165,7 @@ class Predict(Predictor):
         lm_usage.note(getattr(call.lm, "model", "?"), prediction.usage)
         return prediction
 
-    def _params(self, config: dict[str, Any], lm: Any, adapter: Adapter, signature: Signature) -> dict[str, Any]:
+    def _params(self, config: dict[str, Any], lm: LanguageModel, adapter: Adapter, signature: Signature) -> dict[str, Any]:
         params = dict(config)
         if "max_tokens" not in params and lm.kwargs.get("max_tokens") is None:
             hint = adapter.max_tokens(signature)
@@ -180,7 +184,7 @@ class Predict(Predictor):
             params["temperature"] = 0.7  # n identical greedy samples would be pointless
         return params
 
-    def _score_labels(self, lm: Any, adapter: Adapter, signature: Signature, messages: list[dict[str, str]],
+    def _score_labels(self, lm: LanguageModel, adapter: Adapter, signature: Signature, messages: list[dict[str, str]],
                       bias: Mapping[str, float]) -> Prediction:
         field = label_field(signature)
         if field is None:
@@ -198,7 +202,8 @@ class Predict(Predictor):
         return Prediction.from_completions([adapter.parse(signature, replies[best])], usage)
 
     def _complete(
-        self, lm: Any, adapter: Adapter, signature: Signature, messages: list[dict[str, str]], params: dict[str, Any]
+        self, lm: LanguageModel, adapter: Adapter, signature: Signature, messages: list[dict[str, str]],
+        params: dict[str, Any]
     ) -> Prediction:
         usage = {"prompt_tokens": 0, "completion_tokens": 0}
         max_reasks = int(settings.get("max_reasks"))

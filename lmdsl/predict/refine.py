@@ -20,7 +20,7 @@ import inspect
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmdsl.errors import LmdslError
 from lmdsl.predict.predict import Predict
@@ -29,6 +29,9 @@ from lmdsl.program import Module
 from lmdsl.program.trace import TraceEntry, current_trace, tracing
 from lmdsl.signatures import Field, Signature
 from lmdsl.values.render import render_value
+
+if TYPE_CHECKING:
+    from lmdsl.lm.protocol import LanguageModel
 
 log = logging.getLogger("lmdsl.refine")
 
@@ -152,7 +155,7 @@ class Refine(BestOfN):
     """
 
     def __init__(self, module: Any, N: int, reward_fn: RewardFn, threshold: float, *,
-                 fail_count: int | None = None, lm: Any = None):
+                 fail_count: int | None = None, lm: LanguageModel | None = None):
         super().__init__(module, N, reward_fn, threshold, fail_count=fail_count)
         self._advisor_lm = lm
 

@@ -127,7 +127,7 @@ class Module:
 
         return save_program(self, path, target=target, metadata=metadata)
 
-    def load(self: T, path: str | Path, *, trust_file: bool = False) -> T:
+    def load(self: M, path: str | Path, *, trust_file: bool = False) -> M:
         """Load a compiled file's state (all or nothing). Its ``lm`` entries may set only a model
         name and generation settings; ``trust_file=True`` also accepts endpoints and credentials."""
         from lmdsl.program.state import load_program
@@ -141,7 +141,7 @@ class Module:
 
         return program_state(self)
 
-    def load_state(self: T, state: dict[str, Any], *, trust_file: bool = False) -> T:
+    def load_state(self: M, state: dict[str, Any], *, trust_file: bool = False) -> M:
         """Apply a :meth:`dump_state` dict, checked like a file: all or nothing."""
         from lmdsl.program.state import apply_state, check_state
 
