@@ -20,6 +20,8 @@ class LanguageModel(Protocol):
     @property
     def kwargs(self) -> dict[str, Any]: ...  # the default generation settings
 
+    def copy(self, **overrides: Any) -> LanguageModel: ...  # the same model, some settings changed
+
     def __call__(self, messages: list[dict[str, Any]], **overrides: Any) -> Completion: ...
 
     async def acall(self, messages: list[dict[str, Any]], **overrides: Any) -> Completion: ...

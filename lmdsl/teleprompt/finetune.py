@@ -19,7 +19,7 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmdsl import settings
 from lmdsl.adapters import ChatAdapter
@@ -37,10 +37,13 @@ from lmdsl.teleprompt.base import Candidate, MetricFn, Teleprompter, check_train
 from lmdsl.utils.progress import Progress
 from lmdsl.values.introspect import label_choices
 
+if TYPE_CHECKING:
+    from lmdsl.program import Module, Predictor
+
 ChatExample = dict[str, list[dict[str, str]]]
 
 
-def chat_example(predictor: Any, inputs: dict[str, Any], outputs: dict[str, Any]) -> ChatExample:
+def chat_example(predictor: Predictor, inputs: dict[str, Any], outputs: dict[str, Any]) -> ChatExample:
     """One training example in the OpenAI chat fine-tuning format, in the predictor's own prompt format."""
     adapter = predictor.adapter or settings.get("adapter") or ChatAdapter()
     messages = adapter.format(predictor.signature, [], inputs)
@@ -86,7 +89,7 @@ class BootstrapFinetune(Teleprompter):
         metric: MetricFn,
         *,
         finetuner: str = "lora",
-        teacher: Any = None,
+        teacher: Module | str | Path | None = None,
         target_lm: str | None = None,
         epochs: int | None = None,
         metric_threshold: float | None = None,
@@ -119,7 +122,7 @@ class BootstrapFinetune(Teleprompter):
         self.answer_counts: dict[str, dict[str, int]] = {}
 
     # ---- data -------------------------------------------------------------------------
-    def build_datasets(self, teacher: Any, rows: list[Example]) -> dict[str, list[ChatExample]]:
+    def build_datasets(self, teacher: Module, rows: list[Example]) -> dict[str, list[ChatExample]]:
         """Per-predictor chat examples from the passing traces of the teacher."""
         paths = {id(p): path for path, p in teacher.named_predictors()}
         datasets: dict[str, list[ChatExample]] = {path: [] for path in paths.values()}
@@ -161,7 +164,7 @@ class BootstrapFinetune(Teleprompter):
                      "will learn that one answer (use a better teacher or more training rows)")
         return balanced
 
-    def teacher_for(self, program: Any) -> Any:
+    def teacher_for(self, program: Module) -> Module:
         """The teacher as a program: ``teacher=`` itself, this program loaded from a compiled file, or the program."""
         if self.teacher is None:
             return program.deepcopy()
@@ -191,7 +194,7 @@ class BootstrapFinetune(Teleprompter):
         return path
 
     # ---- compile ----------------------------------------------------------------------
-    def compile(self, program: Any, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Any:
+    def compile(self, program: Module, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Module:
         from lmdsl.plugins import get_finetuner
 
         rows = check_trainset(trainset, self.name)

@@ -30,7 +30,7 @@ def _query_text(values: dict[str, Any], keys: Sequence[str]) -> str:
 class KNNProgram(Module):
     """Wraps the student: finds neighbours of each call's inputs and shows their demos."""
 
-    def __init__(self, student: Any, index: Any, demo_sets: list[dict[str, list[Example]]], input_keys: list[str],
+    def __init__(self, student: Module, index: Any, demo_sets: list[dict[str, list[Example]]], input_keys: list[str],
                  k: int):
         self.student = student
         self._index = index
@@ -67,7 +67,7 @@ class KNNFewShot(Teleprompter):
         self.num_threads = num_threads
         self.seed = seed
 
-    def compile(self, program: Any, *, trainset: Sequence[Example] | None = None,
+    def compile(self, program: Module, *, trainset: Sequence[Example] | None = None,
                 valset: Sequence[Example] | None = None) -> KNNProgram:
         rows = check_trainset(trainset or self.trainset, self.name)
         if self.bootstrap and self.metric is None:
@@ -93,7 +93,7 @@ class KNNFewShot(Teleprompter):
 
         return DenseIndex(as_embedder(self.vectorizer), texts, k=self.k)
 
-    def _bootstrapped(self, program: Any, rows: list[Example], paths: list[str],
+    def _bootstrapped(self, program: Module, rows: list[Example], paths: list[str],
                       metric: MetricFn) -> list[dict[str, list[Example]]]:
         from lmdsl.teleprompt.bootstrap import BootstrapFewShot
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmdsl.evaluate import Evaluate
 from lmdsl.lm.usage import track_usage
@@ -20,6 +20,9 @@ from lmdsl.program.backtracking import counting
 from lmdsl.teleprompt.base import Candidate, MetricFn, Teleprompter, check_settings, check_trainset
 from lmdsl.teleprompt.bootstrap import BootstrapFewShot
 from lmdsl.teleprompt.labeled import LabeledFewShot
+
+if TYPE_CHECKING:
+    from lmdsl.program import Module
 
 
 class BootstrapFewShotWithRandomSearch(Teleprompter):
@@ -34,7 +37,7 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
         max_labeled_demos: int = 16,
         max_rounds: int = 1,
         metric_threshold: float | None = None,
-        teacher: Any = None,
+        teacher: Module | None = None,
         num_threads: int | None = None,
         stop_at_score: float | None = None,
         max_errors: int = 10,
@@ -63,7 +66,7 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
         bootstraps = (self.num_candidate_programs + 1) * len(trainset) * self.max_rounds
         return candidates * len(valset) + bootstraps
 
-    def _bootstrapper(self, max_demos: int, seed: int, teacher: Any = None) -> BootstrapFewShot:
+    def _bootstrapper(self, max_demos: int, seed: int, teacher: Module | None = None) -> BootstrapFewShot:
         b = BootstrapFewShot(
             self.metric,
             metric_threshold=self.metric_threshold,
@@ -78,7 +81,7 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
         b.verbose = False
         return b
 
-    def candidates(self, program: Any, rows: list[Example], teacher: Any = None):
+    def candidates(self, program: Module, rows: list[Example], teacher: Module | None = None):
         """Yield (name, compiled program, details) lazily, so stop_at_score saves work."""
         yield "zero-shot", program.reset_copy(), {}
         labeled = LabeledFewShot(k=self.max_labeled_demos, seed=self.seed)
@@ -94,15 +97,16 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
             b = self._bootstrapper(size, seed, teacher)
             yield f"bootstrap-shuffled-{i}(k={size})", b.compile(program, trainset=shuffled), dict(b.stats)
 
-    def compile(self, program: Any, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None,
-                teacher: Any = None) -> Any:
+    def compile(self, program: Module, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None,
+                teacher: Module | None = None) -> Module:
         """``teacher=`` (as in DSPy) bootstraps every candidate's demos from that program's runs."""
         rows = check_trainset(trainset, self.name)
         val = list(valset) if valset else rows
         start = self._start(self.estimate(rows, val), program)
         assert self.report is not None
         evaluate = Evaluate(val, self.metric, num_threads=self.num_threads, max_errors=len(val) + 1)
-        best_program, best_score = None, None
+        best_program: Module | None = None
+        best_score: float | None = None
         total = self.num_candidate_programs + 3
         with track_usage() as usage:
             mark = (usage.lm_calls, usage.total_tokens, time.perf_counter())
@@ -113,7 +117,7 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
                 demos = {p: len(pred.demos) for p, pred in candidate.named_predictors()}
                 now = (usage.lm_calls, usage.total_tokens, time.perf_counter())
                 cost: dict[str, Any] = {"lm_calls": now[0] - mark[0], "tokens": now[1] - mark[1],
-                        "wall_time": round(now[2] - mark[2], 3)}  # building and scoring this candidate
+                                        "wall_time": round(now[2] - mark[2], 3)}  # building and scoring this candidate
                 mark = now
                 if checks.runs:  # how often each check passed: {"runs", "runs_passed", "checks": {label: ...}}
                     cost["assertions"] = checks.to_dict()
@@ -127,6 +131,7 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
                     self.report.notes.append(f"stopped early: {name} reached stop_at_score={self.stop_at_score}")
                     break
         self._finish(start, usage)
-        assert self.report.best is not None  # the loop always builds and scores a first candidate
+        # the loop always builds and scores a first candidate
+        assert best_program is not None and self.report.best is not None
         self.log(f"best: {self.report.candidates[self.report.best].name} with {best_score:.1f}")
         return best_program
