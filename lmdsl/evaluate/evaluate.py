@@ -16,6 +16,7 @@ from typing import Any
 from lmdsl import settings
 from lmdsl.errors import ConfigError, ErrorBudgetExceeded, LmdslError
 from lmdsl.executors import Executor, Job, Outcome, call_program, describe_error, run_program
+from lmdsl.executors.base import Runnable
 from lmdsl.lm.usage import track_usage
 from lmdsl.primitives import Example
 from lmdsl.telemetry import phase
@@ -81,7 +82,7 @@ __all__ = ["EvalRow", "Evaluate", "EvaluationResult", "MetricError", "acall_prog
            "describe_error", "score_prediction"]
 
 
-async def acall_program(program: Any, example: Example) -> Any:
+async def acall_program(program: Runnable, example: Example) -> Any:
     """:func:`call_program` from async code: a Module's ``acall``, an ``async def`` awaited, any
     other callable in a worker thread."""
     if example.input_keys is None:
@@ -129,7 +130,7 @@ class Evaluate:
         self.label = label
         self.executor = executor
 
-    def __call__(self, program: Any, *, metric: Metric | None = None, devset: Sequence[Example] | None = None,
+    def __call__(self, program: Runnable, *, metric: Metric | None = None, devset: Sequence[Example] | None = None,
                  num_threads: int | None = None, max_concurrency: int | None = None,
                  executor: str | Executor | None = None) -> EvaluationResult:
         """Score ``program`` on the devset in ``num_threads`` threads. With ``max_concurrency`` (or an
@@ -153,7 +154,7 @@ class Evaluate:
                                num_threads=threads, executor=executor or self.executor)
         return run.result(rows)
 
-    async def acall(self, program: Any, *, metric: Metric | None = None, devset: Sequence[Example] | None = None,
+    async def acall(self, program: Runnable, *, metric: Metric | None = None, devset: Sequence[Example] | None = None,
                     max_concurrency: int | None = None) -> EvaluationResult:
         """Score ``program`` with at most ``max_concurrency`` rows in flight (default 16) on this
         event loop: a Module runs through ``acall`` (its ``aforward``: no thread per row), an
