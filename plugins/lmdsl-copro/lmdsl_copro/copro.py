@@ -11,13 +11,16 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lmdsl
 from lmdsl.evaluate import Evaluate
 from lmdsl.lm.usage import track_usage
 from lmdsl.primitives import Example
 from lmdsl.teleprompt.base import Candidate, Teleprompter, check_trainset
+
+if TYPE_CHECKING:
+    from lmdsl.program import Module, Predictor
 
 
 class ProposeInstruction(lmdsl.Signature):
@@ -71,7 +74,7 @@ class COPRO(Teleprompter):
         self.seed = seed
         self.max_errors = max_errors
 
-    def estimate(self, program: Any, trainset: Sequence[Example]) -> int:
+    def estimate(self, program: Module, trainset: Sequence[Example]) -> int:
         per_predictor = self.breadth * (self.depth + 1) * len(trainset)
         return per_predictor * len(program.predictors())
 
@@ -92,7 +95,7 @@ class COPRO(Teleprompter):
                 return []
         return [_clean(c["proposed_instruction"]) for c in prediction.completions if c.get("proposed_instruction")]
 
-    def compile(self, program: Any, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Any:
+    def compile(self, program: Module, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Module:
         rows = check_trainset(trainset, self.name)
         student = program.deepcopy()
         start = self._start(self.estimate(student, rows))
@@ -108,7 +111,7 @@ class COPRO(Teleprompter):
         self._finish(start, usage)
         return student
 
-    def _optimize_predictor(self, student: Any, path: str, predictor: Any, evaluate: Evaluate) -> None:
+    def _optimize_predictor(self, student: Module, path: str, predictor: Predictor, evaluate: Evaluate) -> None:
         assert self.report is not None
         report = self.report
         original = predictor.signature

@@ -22,7 +22,7 @@ import math
 import random
 import warnings
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import lmdsl
 from lmdsl.errors import LmdslError
@@ -40,6 +40,9 @@ from lmdsl_mipro.propose import (
     program_source,
     render_rows,
 )
+
+if TYPE_CHECKING:
+    from lmdsl.program import Module
 
 # auto budgets: candidates per predictor (instructions and demo sets each) and minibatch size.
 AUTO = {"light": (6, 25), "medium": (12, 35), "heavy": (18, 50)}
@@ -122,7 +125,7 @@ class MIPROv2(Teleprompter):
         self.trials_to_best: int | None = None
 
     # ---- budget -------------------------------------------------------------------------
-    def _plan(self, program: Any, rows: list[Example], val: list[Example]) -> tuple[int, int, int, int]:
+    def _plan(self, program: Module, rows: list[Example], val: list[Example]) -> tuple[int, int, int, int]:
         """(trials, minibatch size, full evaluations, program runs) of a compile."""
         predictors = max(1, len(program.predictors()))
         trials = self.num_trials or default_trials(predictors, self.num_candidates)
@@ -132,7 +135,7 @@ class MIPROv2(Teleprompter):
         return trials, batch, full, bootstraps + trials * batch + full * len(val)
 
     # ---- compile ------------------------------------------------------------------------
-    def compile(self, program: Any, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Any:
+    def compile(self, program: Module, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Module:
         optuna = _optuna()
         rows = check_trainset(trainset, self.name)
         val = list(valset) if valset else rows
@@ -160,7 +163,7 @@ class MIPROv2(Teleprompter):
         self.log(f"best: {chosen.name} with {chosen.score:.1f} on the full valset")
         return best
 
-    def _demo_sets(self, program: Any, rows: list[Example]) -> list[tuple[str, dict[str, list[Example]]]]:
+    def _demo_sets(self, program: Module, rows: list[Example]) -> list[tuple[str, dict[str, list[Example]]]]:
         sets: list[tuple[str, dict[str, list[Example]]]] = []
         own = {path: list(p.demos) for path, p in program.named_predictors()}
         if any(own.values()) or not (self.max_bootstrapped_demos or self.max_labeled_demos):
@@ -180,7 +183,7 @@ class MIPROv2(Teleprompter):
         self.log("demo sets: " + ", ".join(f"{name} ({sum(map(len, d.values()))} demos)" for name, d in sets))
         return sets
 
-    def _propose(self, program: Any, rows: list[Example]) -> dict[str, list[str]]:
+    def _propose(self, program: Module, rows: list[Example]) -> dict[str, list[str]]:
         rng = random.Random(self.seed)
         summary = self._summarize(rows, rng) if self.data_aware else "(not shown)"
         source = program_source(program) if self.program_aware else "(not shown)"
@@ -220,14 +223,14 @@ class MIPROv2(Teleprompter):
                 return ""
 
     # ---- search -------------------------------------------------------------------------
-    def _build(self, program: Any, config: Config) -> Any:
+    def _build(self, program: Module, config: Config) -> Module:
         candidate = program.deepcopy()
         for (path, predictor), (i, d) in zip(candidate.named_predictors(), config):
             predictor.signature = predictor.signature.with_instructions(self.instructions[path][i])
             predictor.demos = list(self.demo_sets[d][1][path])
         return candidate
 
-    def _search(self, optuna: Any, program: Any, val: list[Example], trials: int, batch: int) -> Any:
+    def _search(self, optuna: Any, program: Module, val: list[Example], trials: int, batch: int) -> Any:
         assert self.report is not None
         report = self.report  # (closures below do not see the narrowing of self.report)
         paths = [path for path, _ in program.named_predictors()]
