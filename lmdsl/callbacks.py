@@ -14,12 +14,10 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lmdsl import settings
-
-if TYPE_CHECKING:
-    from lmdsl.lm.protocol import LanguageModel
+from lmdsl.lm.protocol import LanguageModel
 
 log = logging.getLogger("lmdsl.callbacks")
 

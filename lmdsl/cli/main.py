@@ -30,6 +30,7 @@ from lmdsl.telemetry import record_phases
 
 if TYPE_CHECKING:
     from lmdsl.primitives import Example
+    from lmdsl.program import Module
 
 
 class LmdslGroup(click.Group):
@@ -152,12 +153,12 @@ def _load_target(target: str) -> tuple[Any, Any, str, dict[str, Any] | None]:
 
 
 @overload
-def _dataset(path: str | None, module: Any, names: tuple[str, ...], program: Any, what: str,
+def _dataset(path: str | None, module: Any, names: tuple[str, ...], program: Module, what: str,
              required: Literal[True] = True) -> list[Example]: ...
 @overload
-def _dataset(path: str | None, module: Any, names: tuple[str, ...], program: Any, what: str,
+def _dataset(path: str | None, module: Any, names: tuple[str, ...], program: Module, what: str,
              required: bool) -> list[Example] | None: ...
-def _dataset(path: str | None, module: Any, names: tuple[str, ...], program: Any, what: str,
+def _dataset(path: str | None, module: Any, names: tuple[str, ...], program: Module, what: str,
              required: bool = True) -> list[Example] | None:
     from lmdsl.cli.targets import forward_inputs
     from lmdsl.data import load_examples, to_examples
@@ -285,7 +286,7 @@ def _default_output(target: str, program_target: str, optimizer: str, compiled_f
     return f"{program_target.rpartition(':')[2]}.compiled.json"
 
 
-def _check_saveable(compiled: Any, program: Any, optimizer: str, target: str) -> None:
+def _check_saveable(compiled: Module, program: Module, optimizer: str, target: str) -> None:
     """A compiled .json holds the target's predictors' state; a wrapper program (KNN, Ensemble) does not fit."""
     paths = [p for p, _ in program.named_predictors()]
     if type(compiled) is not type(program) or [p for p, _ in compiled.named_predictors()] != paths:

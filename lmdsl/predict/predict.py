@@ -6,11 +6,12 @@ import asyncio
 import contextvars
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lmdsl import callbacks, settings
 from lmdsl.adapters import Adapter, ChatAdapter
 from lmdsl.errors import ParseError, SignatureError, ValueParseError
+from lmdsl.lm.protocol import LanguageModel
 from lmdsl.lm.request import CallInfo, current_call
 from lmdsl.predict.replay import replay_async
 from lmdsl.predict.streaming import streamed_lm
@@ -22,9 +23,6 @@ from lmdsl.program.demos import active_demos
 from lmdsl.program.predictor import Predictor
 from lmdsl.signatures import Signature, as_signature
 from lmdsl.signatures.labels import label_field, labels
-
-if TYPE_CHECKING:
-    from lmdsl.lm.protocol import LanguageModel
 
 _DEFAULT_ADAPTER = ChatAdapter()
 

@@ -20,18 +20,16 @@ import inspect
 import json
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lmdsl.errors import LmdslError
+from lmdsl.lm.protocol import LanguageModel
 from lmdsl.predict.predict import Predict
 from lmdsl.primitives.backtrack import detached, patched
 from lmdsl.program import Module
 from lmdsl.program.trace import TraceEntry, current_trace, tracing
 from lmdsl.signatures import Field, Signature
 from lmdsl.values.render import render_value
-
-if TYPE_CHECKING:
-    from lmdsl.lm.protocol import LanguageModel
 
 log = logging.getLogger("lmdsl.refine")
 

@@ -11,10 +11,9 @@ the earlier replies again costs microseconds; each LM call is made once, without
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-if TYPE_CHECKING:
-    from lmdsl.lm.protocol import LanguageModel
+from lmdsl.lm.protocol import LanguageModel
 
 R = TypeVar("R")
 

@@ -28,16 +28,14 @@ import queue
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from lmdsl.adapters import Adapter
 from lmdsl.adapters.chat import ChatAdapter, _marker_key, _marker_regexes
+from lmdsl.lm.protocol import LanguageModel
 from lmdsl.lm.streaming import astreamed_call, streamed_call
-
-if TYPE_CHECKING:
-    from lmdsl.adapters import Adapter
-    from lmdsl.lm.protocol import LanguageModel
-    from lmdsl.program.predictor import Predictor
-    from lmdsl.signatures import Signature
+from lmdsl.program.predictor import Predictor
+from lmdsl.signatures import Signature
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmdsl.values.render import _jsonable
+
+if TYPE_CHECKING:
+    from lmdsl.program import Module
 
 ERROR_LABEL = "(error)"
 OTHER_LABEL = "(other)"
@@ -74,7 +77,7 @@ class ReportData:
 
 
 # ---- predictors ---------------------------------------------------------------------------------
-def predictor_states(program: Any) -> list[PredictorState]:
+def predictor_states(program: Module) -> list[PredictorState]:
     states = []
     for path, predictor in program.named_predictors():
         signature = predictor.signature
@@ -85,7 +88,7 @@ def predictor_states(program: Any) -> list[PredictorState]:
 
 
 # ---- labels -----------------------------------------------------------------------------------
-def label_fields(program: Any, rows: list[Any]) -> dict[str, list[str] | None]:
+def label_fields(program: Module | None, rows: list[Any]) -> dict[str, list[str] | None]:
     """Output fields worth a confusion matrix: typed labels of some predictor (their declared
     order), else gold fields with few distinct text values (first-seen order, None here)."""
     from lmdsl.values.introspect import label_choices

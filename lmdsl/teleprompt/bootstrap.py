@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lmdsl import settings
 from lmdsl.errors import ConfigError
@@ -17,12 +17,10 @@ from lmdsl.evaluate.evaluate import score_prediction
 from lmdsl.executors import Job, Outcome, parallel_width, run_program
 from lmdsl.lm.usage import track_usage
 from lmdsl.primitives import Example
+from lmdsl.program import Module
 from lmdsl.teleprompt.base import MetricFn, Teleprompter, check_settings, check_trainset, passes
 from lmdsl.teleprompt.labeled import LabeledFewShot
 from lmdsl.utils.progress import Progress
-
-if TYPE_CHECKING:
-    from lmdsl.program import Module
 
 # _judge's outcome for a run whose lmdsl.Assert still failed after backtracking.
 # (Runs that backtracked and then passed leave only their final attempt in the trace.)

@@ -24,13 +24,13 @@ from lmdsl import settings
 from lmdsl.errors import ConfigError
 from lmdsl.evaluate import Evaluate
 from lmdsl.lm.cache import request_key
+from lmdsl.lm.protocol import LanguageModel
 from lmdsl.lm.usage import track_usage
 from lmdsl.primitives import Example
 from lmdsl.signatures.labels import label_field, labels
 from lmdsl.teleprompt.base import Candidate, MetricFn, Teleprompter, check_trainset
 
 if TYPE_CHECKING:
-    from lmdsl.lm.protocol import LanguageModel
     from lmdsl.program import Module
 
 

@@ -19,7 +19,7 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lmdsl import settings
 from lmdsl.adapters import ChatAdapter
@@ -31,14 +31,12 @@ from lmdsl.lm import LM
 from lmdsl.lm.cache import cache_dir
 from lmdsl.lm.usage import track_usage
 from lmdsl.primitives import Example
+from lmdsl.program import Module, Predictor
 from lmdsl.program.state import read_state
 from lmdsl.teleprompt.balance import BalanceMode, balance_mode, rebalance
 from lmdsl.teleprompt.base import Candidate, MetricFn, Teleprompter, check_trainset, passes
 from lmdsl.utils.progress import Progress
 from lmdsl.values.introspect import label_choices
-
-if TYPE_CHECKING:
-    from lmdsl.program import Module, Predictor
 
 ChatExample = dict[str, list[dict[str, str]]]
 

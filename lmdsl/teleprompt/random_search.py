@@ -11,18 +11,16 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lmdsl.evaluate import Evaluate
 from lmdsl.lm.usage import track_usage
 from lmdsl.primitives import Example
+from lmdsl.program import Module
 from lmdsl.program.backtracking import counting
 from lmdsl.teleprompt.base import Candidate, MetricFn, Teleprompter, check_settings, check_trainset
 from lmdsl.teleprompt.bootstrap import BootstrapFewShot
 from lmdsl.teleprompt.labeled import LabeledFewShot
-
-if TYPE_CHECKING:
-    from lmdsl.program import Module
 
 
 class BootstrapFewShotWithRandomSearch(Teleprompter):

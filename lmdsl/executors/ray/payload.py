@@ -19,14 +19,12 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lmdsl import settings
 from lmdsl.errors import ConfigError
 from lmdsl.lm.lm import LM
-
-if TYPE_CHECKING:
-    from lmdsl.program import Module
+from lmdsl.program import Module
 
 TARGET_ATTR = "_lmdsl_target"
 # Settings that shape how a program runs, shipped to replicas as values.
