@@ -392,7 +392,8 @@ def run_cmd(target: str, input_json: str | None, input_file: str | None, lm: str
             raise click.UsageError("--input: expected a JSON object")
         rows = [(1, row)]
     else:
-        rows = read_rows(input_file)  # type: ignore[arg-type]
+        assert input_file is not None  # exactly one of the two, checked above
+        rows = read_rows(input_file)
     source = "--input" if input_json else input_file
     for line, row in rows:
         missing = [k for k in required if k not in row]
