@@ -203,7 +203,7 @@ def _walk_value(value: Any, path: str, seen: set[int], predictors_only: bool,
             yield from _walk_value(item, f"{path}[{key!r}]", seen, predictors_only, predict_cls)
 
 
-def asyncify(program: Any) -> Any:
+def asyncify(program: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]:
     """DSPy's ``asyncify``: an async callable running ``program``. A module runs natively
     (``acall``); any other callable runs in a worker thread, in a copy of the caller's context."""
     if isinstance(program, Module):
