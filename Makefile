@@ -1,7 +1,8 @@
 # lmdsl: two commands on a fresh machine.
 #   make demo   compile examples/trec.py on the embedded model and show the score rising
 #   make test   the whole test suite (unit + integration on the real embedded model)
-# Both create .venv and install what they need on first use.
+#   make lint   ruff and the type checker (mypy); CI (.ci/run) runs it before the tests
+# Each creates .venv and installs what it needs on first use.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -61,8 +62,10 @@ test: install
 unit: install
 	$(BIN)/python -m pytest -q -m "not integration"
 
+# ruff, then mypy on lmdsl/ and the plugins' packages (what it checks: [tool.mypy] in pyproject.toml).
 lint: install
 	$(BIN)/ruff check lmdsl tests examples bench plugins
+	$(BIN)/mypy
 
 bench: install
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

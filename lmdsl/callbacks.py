@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from lmdsl import settings
+from lmdsl.lm.protocol import LanguageModel
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class WatchedLM:
     """An LM seen through the callbacks: ``__call__`` / ``acall`` fire ``on_lm_*``; everything else
     is the LM's own. Predictors wrap their LM in it only while callbacks are configured."""
 
-    def __init__(self, lm: Any):
+    def __init__(self, lm: LanguageModel):
         self._lm = lm
 
     def __getattr__(self, name: str) -> Any:
@@ -100,5 +101,5 @@ class WatchedLM:
         return out.value
 
 
-def watched_lm(lm: Any) -> Any:
+def watched_lm(lm: LanguageModel) -> LanguageModel:
     return WatchedLM(lm) if active() else lm

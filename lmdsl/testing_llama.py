@@ -60,8 +60,8 @@ def llama_server(*, n_ctx: int = 4096, threads: int = 1, startup_timeout: float 
         with contextlib.suppress(ProcessLookupError):
             os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
-        if log:
-            out.close()  # type: ignore[union-attr]
+        if not isinstance(out, int):  # a log file, not subprocess.DEVNULL
+            out.close()
 
 
 def _wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float) -> None:

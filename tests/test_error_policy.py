@@ -248,7 +248,7 @@ ROWS = [lmdsl.Example(question=f"q{i}", answer="a").with_inputs("question") for 
 
 
 def test_too_many_teacher_errors_is_an_error_budget_still_caught_as_config_error(scripted):
-    from lmdsl.teleprompt import BootstrapFewShot
+    from lmdsl.optimizers import BootstrapFewShot
 
     scripted(["Answer: a"] * 8)
     optimizer = BootstrapFewShot(lmdsl.evaluate.exact_match, max_errors=1, max_labeled_demos=0)
@@ -260,7 +260,7 @@ def test_too_many_teacher_errors_is_an_error_budget_still_caught_as_config_error
 
 def test_no_passing_run_to_finetune_is_an_optimization_failure_still_caught_as_config_error(scripted):
     from lmdsl.plugins import plugin_manager
-    from lmdsl.teleprompt import BootstrapFinetune
+    from lmdsl.optimizers import BootstrapFinetune
 
     finetuners = plugin_manager().registry("finetuners")
     if "policy-never-called" not in finetuners.names():

@@ -62,10 +62,11 @@ class ChatAdapter(Adapter):
         if len(fields) == 1:
             return {fields[0].name: self.parse_field(signature, fields[0].name, _strip_marker(fields[0], text))}
         spans = self._locate(fields, text)
-        found = [n for n, s in spans.items() if s is not None]
+        located = {n: s for n, s in spans.items() if s is not None}
+        found = list(located)
         missing = [f.name for f in fields if spans[f.name] is None]
         if missing:
-            first_found = min((spans[n][0] for n in found), default=None)  # type: ignore[index]
+            first_found = min((located[n][0] for n in found), default=None)
             leading_free = all(
                 signature.outputs[m].type is str and _index(fields, m) < _index(fields, found[0]) for m in missing
             ) if found else False
@@ -73,13 +74,13 @@ class ChatAdapter(Adapter):
                 raise missing_fields_error(signature, missing, text)
             # A model that skips the first label ("reasoning") still wrote that text first.
             for m in missing:
-                spans[m] = (0, 0)
-        ordered = sorted((spans[f.name][1], f.name, spans[f.name][0]) for f in fields)
+                located[m] = (0, 0)
+        ordered = sorted((located[f.name][1], f.name, located[f.name][0]) for f in fields)
         values: dict[str, Any] = {}
         for i, (start, name, _) in enumerate(ordered):
             end = ordered[i + 1][2] if i + 1 < len(ordered) else len(text)
             if name in missing:
-                end = min(spans[n][0] for n in found)  # type: ignore[index]
+                end = min(located[n][0] for n in found)
             values[name] = self.parse_field(signature, name, text[start:end].strip())
         return {f.name: values[f.name] for f in fields}
 

@@ -20,7 +20,7 @@ def output_schema(signature: Signature) -> dict[str, Any] | None:
 
     fields = {name: (field.type, ...) for name, field in signature.outputs.items()}
     try:
-        model = pydantic.create_model("Reply", **fields)  # type: ignore[call-overload]
+        model = pydantic.create_model("Reply", **fields)  # type: ignore[call-overload]  # field specs built at run time
         schema = model.model_json_schema()
     except (pydantic.PydanticUserError, pydantic.PydanticSchemaGenerationError, TypeError):
         return None

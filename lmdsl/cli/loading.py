@@ -17,9 +17,12 @@ import inspect
 import os
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from lmdsl.program import Module
 
 _PROGRAM = "lmdsl.program_target"
 _TRUST = "lmdsl.trust_file"
@@ -61,7 +64,7 @@ def program_chosen() -> bool:
 @dataclass
 class Loaded:
     module: Any
-    program: Any
+    program: Module
     program_target: str
     state: dict[str, Any] | None
     file_models: dict[str, str]  # predictor path -> model the compiled file set
@@ -119,7 +122,7 @@ def _trusted_program(program_target: str, json_path: str) -> tuple[Any, Any]:
         raise click.UsageError(f"{program_target}: cannot build {obj.__name__} with no arguments ({exc})") from None
 
 
-def _report_file_models(target: str, program: Any, file_models: dict[str, str], lm: str | None) -> None:
+def _report_file_models(target: str, program: Module, file_models: dict[str, str], lm: str | None) -> None:
     """Say which models the file chose; ``--lm`` (the user's explicit choice) replaces them."""
     if not file_models:
         return

@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import click
 
@@ -28,6 +28,10 @@ from lmdsl.cli.options import check_options, executor_options, parse_pairs, reco
 from lmdsl.cli.output import check_output, fail_if_all_failed, final_path, force_option, refuse_wrappers
 from lmdsl.cli.pipeline import check_teachers, plan_optimizers, stage_rows
 from lmdsl.telemetry import record_phases
+
+if TYPE_CHECKING:
+    from lmdsl.primitives import Example
+    from lmdsl.program import Module
 
 
 class LmdslGroup(click.Group):
@@ -152,8 +156,14 @@ def _load_target(target: str) -> tuple[Any, Any, str, dict[str, Any] | None]:
     return loaded.module, loaded.program, loaded.program_target, loaded.state
 
 
-def _dataset(path: str | None, module: Any, names: tuple[str, ...], program: Any, what: str,
-             required: bool = True) -> list[Any] | None:
+@overload
+def _dataset(path: str | None, module: Any, names: tuple[str, ...], program: Module, what: str,
+             required: Literal[True] = True) -> list[Example]: ...
+@overload
+def _dataset(path: str | None, module: Any, names: tuple[str, ...], program: Module, what: str,
+             required: bool) -> list[Example] | None: ...
+def _dataset(path: str | None, module: Any, names: tuple[str, ...], program: Module, what: str,
+             required: bool = True) -> list[Example] | None:
     from lmdsl.cli.targets import forward_inputs
     from lmdsl.data import load_examples, to_examples
 
@@ -280,7 +290,7 @@ def _default_output(target: str, program_target: str, optimizer: str, compiled_f
     return f"{program_target.rpartition(':')[2]}.compiled.json"
 
 
-def _check_saveable(compiled: Any, program: Any, optimizer: str, target: str) -> None:
+def _check_saveable(compiled: Module, program: Module, optimizer: str, target: str) -> None:
     """A compiled .json holds the target's predictors' state; a wrapper program (KNN, Ensemble) does not fit."""
     paths = [p for p, _ in program.named_predictors()]
     if type(compiled) is not type(program) or [p for p, _ in compiled.named_predictors()] != paths:
@@ -378,7 +388,8 @@ def run_cmd(target: str, input_json: str | None, input_file: str | None, lm: str
             raise click.UsageError("--input: expected a JSON object")
         rows = [(1, row)]
     else:
-        rows = read_rows(input_file)  # type: ignore[arg-type]
+        assert input_file is not None  # exactly one of the two, checked above
+        rows = read_rows(input_file)
     source = "--input" if input_json else input_file
     for line, row in rows:
         missing = [k for k in required if k not in row]

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from lmdsl.program import Module
 
 TRACE_HELP = ("Write OpenTelemetry spans: to FILE.jsonl, 'console' (stderr), or 'otlp' / 'otlp:URL' "
               "(an OTLP/HTTP collector; default $OTEL_EXPORTER_OTLP_ENDPOINT or localhost:4318). "
@@ -82,7 +85,7 @@ def check_outputs(report_html: str | None, results_path: str | None = None) -> N
 
 
 def write_compile_report(path: str, *, target: str, optimizer: str, options: dict[str, Any], baseline: Any,
-                         final: Any, program: Any, report: Any, phases: Any, trainset_size: int, metric: Any,
+                         final: Any, program: Module, report: Any, phases: Any, trainset_size: int, metric: Any,
                          wall_time: float, output: str) -> None:
     from lmdsl import report as html_report
     from lmdsl.lm.default import current_lm
@@ -96,7 +99,7 @@ def write_compile_report(path: str, *, target: str, optimizer: str, options: dic
     click.echo(f"report written to {path}", err=True)
 
 
-def write_evaluation_outputs(result: Any, *, target: str, program: Any, phases: Any, metric: Any,
+def write_evaluation_outputs(result: Any, *, target: str, program: Module, phases: Any, metric: Any,
                              devset: str | None, report_html: str | None, results_path: str | None) -> None:
     if results_path:
         result.write(results_path)

@@ -60,8 +60,8 @@ def check_output(out: str, *, inputs: tuple[str | None, ...] = ()) -> OutputPlan
         raise click.UsageError(f"-o {out}: exists and is not an lmdsl compiled program ({exc}); refusing to "
                                "overwrite it, choose another path") from None
     score = (state.get("metadata") or {}).get("score")
-    usable = isinstance(score, int | float) and not isinstance(score, bool) and math.isfinite(score)
-    return OutputPlan(path, float(score) if usable else None, exists=True)
+    value = float(score) if isinstance(score, int | float) and not isinstance(score, bool) else None
+    return OutputPlan(path, value if value is not None and math.isfinite(value) else None, exists=True)
 
 
 def _existing_parent(path: Path) -> Path:

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from lmdsl.cli.options import check_options, parse_pairs, recordable
+
+if TYPE_CHECKING:
+    from lmdsl.program import Module
 
 ALIASES = {"few-shot": "random-search"}
 
@@ -55,7 +58,7 @@ class Plan:
                           for i, s in enumerate(self.stages, 1)}
 
 
-def check_teachers(optimizer: Any, program: Any) -> None:
+def check_teachers(optimizer: Any, program: Module) -> None:
     """Load every teacher file against the program now, so a file that does not fit fails
     before the baseline is scored and long before any training."""
     for stage in getattr(optimizer, "stages", [optimizer]):

@@ -8,9 +8,12 @@ import inspect
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from lmdsl.program import Module
 
 _loaded_files: dict[str, ModuleType] = {}
 
@@ -72,7 +75,7 @@ def _guess(module: ModuleType) -> str:
     return ", ".join(names) or "(none found)"
 
 
-def instantiate_program(target: str) -> tuple[ModuleType, Any]:
+def instantiate_program(target: str) -> tuple[ModuleType, Module]:
     """A class (built with no arguments), an instance (copied), or a zero-argument factory."""
     from lmdsl.program import Module
 
@@ -111,7 +114,7 @@ def resolve_metric(ref: str) -> Any:
     return metric
 
 
-def forward_inputs(program: Any) -> tuple[list[str], list[str]]:
+def forward_inputs(program: Module) -> tuple[list[str], list[str]]:
     """(required, optional) input names: ``forward``'s parameters, or a bare predictor's signature inputs."""
     from lmdsl.predict import Predict
 

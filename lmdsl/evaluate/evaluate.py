@@ -16,6 +16,7 @@ from typing import Any
 from lmdsl import settings
 from lmdsl.errors import ConfigError, ErrorBudgetExceeded, EventLoopError, MetricError, UsageError
 from lmdsl.executors import Executor, Job, Outcome, call_program, describe_error, run_program
+from lmdsl.executors.base import Runnable
 from lmdsl.lm.usage import track_usage
 from lmdsl.primitives import Example
 from lmdsl.telemetry import phase
@@ -77,7 +78,7 @@ __all__ = ["EvalRow", "Evaluate", "EvaluationResult", "MetricError", "acall_prog
            "describe_error", "score_prediction"]
 
 
-async def acall_program(program: Any, example: Example) -> Any:
+async def acall_program(program: Runnable, example: Example) -> Any:
     """:func:`call_program` from async code: a Module's ``acall``, an ``async def`` awaited, any
     other callable in a worker thread."""
     if example.input_keys is None:
@@ -125,7 +126,7 @@ class Evaluate:
         self.label = label
         self.executor = executor
 
-    def __call__(self, program: Any, *, metric: Metric | None = None, devset: Sequence[Example] | None = None,
+    def __call__(self, program: Runnable, *, metric: Metric | None = None, devset: Sequence[Example] | None = None,
                  num_threads: int | None = None, max_concurrency: int | None = None,
                  executor: str | Executor | None = None) -> EvaluationResult:
         """Score ``program`` on the devset in ``num_threads`` threads. With ``max_concurrency`` (or an
@@ -149,7 +150,7 @@ class Evaluate:
                                num_threads=threads, executor=executor or self.executor)
         return run.result(rows)
 
-    async def acall(self, program: Any, *, metric: Metric | None = None, devset: Sequence[Example] | None = None,
+    async def acall(self, program: Runnable, *, metric: Metric | None = None, devset: Sequence[Example] | None = None,
                     max_concurrency: int | None = None) -> EvaluationResult:
         """Score ``program`` with at most ``max_concurrency`` rows in flight (default 16) on this
         event loop: a Module runs through ``acall`` (its ``aforward``: no thread per row), an
@@ -173,8 +174,8 @@ class Evaluate:
                     except Exception as exc:
                         outcome = Outcome(error=describe_error(exc))
                 outcome.usage, outcome.latency = used.to_dict(), time.perf_counter() - begin
-                rows[index] = run.row(index, example, outcome)
-                if run.on_result(index, rows[index]):
+                row = rows[index] = run.row(index, example, outcome)
+                if run.on_result(index, row):
                     stop.set()
 
         with run.scope():
@@ -208,7 +209,7 @@ class _Run:
         self.start = time.perf_counter()
 
     def row(self, index: int, example: Example, outcome: Outcome) -> EvalRow:
-        cost = {"calls": outcome.calls, "tokens": outcome.tokens, "latency": outcome.latency}
+        cost: dict[str, Any] = {"calls": outcome.calls, "tokens": outcome.tokens, "latency": outcome.latency}
         if outcome.error is not None:
             return EvalRow(example, None, self.owner.failure_score, outcome.error, **cost)
         prediction = outcome.prediction

@@ -59,6 +59,8 @@ class Outcome:
 
 
 Finish = Callable[[int, Outcome], Any]
+# What Evaluate, batch and the executors run: a Module, or any callable taking an example's inputs as keywords.
+Runnable = Callable[..., Any]
 OnResult = Callable[[int, Any], "bool | None"]
 
 
@@ -73,11 +75,11 @@ class Executor(Protocol):
 
     name: str
 
-    def map(self, program: Any, examples: Sequence[Example], job: Job, *, finish: Finish,
+    def map(self, program: Runnable, examples: Sequence[Example], job: Job, *, finish: Finish,
             on_result: OnResult | None = None, num_threads: int = 1) -> list[Any]: ...
 
 
-def call_program(program: Any, example: Example) -> Any:
+def call_program(program: Runnable, example: Example) -> Any:
     if example.input_keys is None:
         raise UsageError(f"example has no inputs marked (use .with_inputs(...)): {example!r}")
     return program(**example.inputs().to_dict())
@@ -89,7 +91,7 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
-def run_example(program: Any, example: Example, job: Job) -> Outcome:
+def run_example(program: Runnable, example: Example, job: Job) -> Outcome:
     """Run one example as ``job`` says; an exception becomes the outcome's error, never a raise."""
     begin = time.perf_counter()
     with contextlib.ExitStack() as stack:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from lmdsl.errors import ConfigError
-from lmdsl.executors.base import Executor, Job, Outcome
+from lmdsl.executors.base import Executor, Job, Outcome, Runnable
 from lmdsl.executors.select import run_program
 from lmdsl.primitives import Example
 
@@ -21,7 +21,7 @@ class BatchResult(list):
         self.examples: list[Example] = list(examples or [])  # the inputs, as Examples
 
 
-def run_batch(program: Any, inputs: Iterable[Any], *, executor: str | Executor | None = None,
+def run_batch(program: Runnable, inputs: Iterable[Any], *, executor: str | Executor | None = None,
               num_threads: int | None = None) -> BatchResult:
     examples = [_as_example(row, i) for i, row in enumerate(inputs)]
     outcomes: list[Outcome] = run_program(program, examples, Job(), num_threads=num_threads, executor=executor)

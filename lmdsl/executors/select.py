@@ -14,7 +14,7 @@ from typing import Any
 
 from lmdsl import settings
 from lmdsl.errors import ConfigError, PluginError
-from lmdsl.executors.base import Executor, Finish, Job, OnResult, Outcome
+from lmdsl.executors.base import Executor, Finish, Job, OnResult, Outcome, Runnable
 from lmdsl.executors.threads import ThreadsExecutor
 from lmdsl.primitives import Example
 
@@ -48,7 +48,7 @@ def get_executor(spec: str | Executor | None = None) -> Executor:
         return found
 
 
-def run_program(program: Any, examples: Sequence[Example], job: Job | None = None, *, finish: Finish | None = None,
+def run_program(program: Runnable, examples: Sequence[Example], job: Job | None = None, *, finish: Finish | None = None,
                 on_result: OnResult | None = None, num_threads: int | None = None,
                 executor: str | Executor | None = None) -> list[Any]:
     """``finish(index, outcome)`` for every example, in input order (``None`` for rows a stop left undone).

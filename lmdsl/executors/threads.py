@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lmdsl.executors.base import Finish, Job, OnResult, run_example
+from lmdsl.executors.base import Finish, Job, OnResult, Runnable, run_example
 from lmdsl.primitives import Example
 from lmdsl.utils.parallel import parallel_map
 
@@ -16,7 +16,7 @@ class ThreadsExecutor:
 
     name = "threads"
 
-    def map(self, program: Any, examples: Sequence[Example], job: Job, *, finish: Finish,
+    def map(self, program: Runnable, examples: Sequence[Example], job: Job, *, finish: Finish,
             on_result: OnResult | None = None, num_threads: int = 1) -> list[Any]:
         def one(item: tuple[int, Example]) -> Any:
             index, example = item

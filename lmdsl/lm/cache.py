@@ -53,7 +53,7 @@ def _json_only_disk() -> type:
     import diskcache
     from diskcache.core import MODE_PICKLE
 
-    class JSONOnlyDisk(diskcache.Disk):  # type: ignore[misc]
+    class JSONOnlyDisk(diskcache.Disk):
         def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> Any:
             if mode == MODE_PICKLE:
                 raise _UnsafeEntry("a pickled entry")

@@ -517,7 +517,7 @@ class LM:
 
 
 def _to_record(result: Completion) -> dict[str, Any]:
-    record = {"outputs": result.texts, "usage": result.usage, "finish_reasons": result.finish_reasons}
+    record: dict[str, Any] = {"outputs": result.texts, "usage": result.usage, "finish_reasons": result.finish_reasons}
     if result.scores is not None:
         record["scores"] = result.scores
     if result.label_reads is not None:

@@ -13,19 +13,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmdsl.lm.lm import LM, Completion
+
+if TYPE_CHECKING:
+    from lmdsl.lm.protocol import LanguageModel
 
 OnText = Callable[[str], None]
 
 
-def streamed_call(lm: Any, messages: list[dict[str, Any]], overrides: dict[str, Any], on_text: OnText) -> Completion:
-    params = lm._params(overrides)
-    if not _streams(lm, params, LM._complete, "_complete"):
+def streamed_call(lm: LanguageModel, messages: list[dict[str, Any]], overrides: dict[str, Any],
+                  on_text: OnText) -> Completion:
+    real = _streaming(lm, overrides, LM._complete, "_complete")
+    if real is None:
         result = lm(messages, **overrides)
         on_text(result.text)
         return result
+    lm, params = real
     key, hit = _cache_hit(lm, messages, params, on_text)
     if hit is not None:
         return hit
@@ -36,7 +41,7 @@ def streamed_call(lm: Any, messages: list[dict[str, Any]], overrides: dict[str, 
     return lm._store(key, messages, params, result)
 
 
-def _cache_hit(lm: Any, messages: list[dict[str, Any]], params: dict[str, Any],
+def _cache_hit(lm: LM, messages: list[dict[str, Any]], params: dict[str, Any],
                on_text: OnText) -> tuple[str | None, Completion | None]:
     """(cache key, cached reply already recorded and streamed as one piece, or None)."""
     key, hit = lm._lookup(messages, params)
@@ -45,13 +50,14 @@ def _cache_hit(lm: Any, messages: list[dict[str, Any]], params: dict[str, Any],
     return key, hit
 
 
-async def astreamed_call(lm: Any, messages: list[dict[str, Any]], overrides: dict[str, Any],
+async def astreamed_call(lm: LanguageModel, messages: list[dict[str, Any]], overrides: dict[str, Any],
                          on_text: OnText) -> Completion:
-    params = lm._params(overrides)
-    if not _streams(lm, params, LM._acomplete, "_acomplete"):
+    real = _streaming(lm, overrides, LM._acomplete, "_acomplete")
+    if real is None:
         result = await lm.acall(messages, **overrides)
         on_text(result.text)
         return result
+    lm, params = real
     key, hit = _cache_hit(lm, messages, params, on_text)
     if hit is not None:
         return hit
@@ -64,12 +70,16 @@ async def astreamed_call(lm: Any, messages: list[dict[str, Any]], overrides: dic
     return lm._store(key, messages, params, result)
 
 
-def _streams(lm: Any, params: dict[str, Any], base: Any, name: str) -> bool:
-    """Whether this call can really stream: a real LM (not a test double) and one choice."""
-    return getattr(type(lm), name, None) is base and int(params.get("n", 1) or 1) == 1
+def _streaming(lm: LanguageModel, overrides: dict[str, Any], base: Any, name: str) -> tuple[LM, dict[str, Any]] | None:
+    """(the LM, the call's params) when this call can really stream: a real LM (not a test double
+    or a wrapper) and one choice; None otherwise."""
+    if not isinstance(lm, LM) or getattr(type(lm), name, None) is not base:
+        return None
+    params = lm._params(overrides)
+    return (lm, params) if int(params.get("n", 1) or 1) == 1 else None
 
 
-def _local(lm: Any, messages: list[dict[str, Any]], params: dict[str, Any], on_text: OnText) -> Completion:
+def _local(lm: LM, messages: list[dict[str, Any]], params: dict[str, Any], on_text: OnText) -> Completion:
     from lmdsl.errors import LmdslError
     from lmdsl.lm.local.engine import generate
     from lmdsl.lm.local.provider import _generation_params
@@ -86,7 +96,7 @@ def _local(lm: Any, messages: list[dict[str, Any]], params: dict[str, Any], on_t
                       [c.finish_reason for c in result.choices])
 
 
-def _request(lm: Any, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+def _request(lm: LM, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
     from lmdsl.lm.providers import ensure_provider
 
     ensure_provider(lm.model)
@@ -97,7 +107,7 @@ def _request(lm: Any, messages: list[dict[str, Any]], params: dict[str, Any]) ->
 class _Collector:
     """Text, finish reason and usage gathered from stream chunks."""
 
-    def __init__(self, lm: Any, on_text: OnText):
+    def __init__(self, lm: LM, on_text: OnText):
         self.lm = lm
         self.on_text = on_text
         self.parts: list[str] = []
@@ -122,7 +132,7 @@ class _Collector:
         return Completion(["".join(self.parts)], dict(self.usage), False, self.lm.model, [self.finish_reason])
 
 
-def _hosted(lm: Any, messages: list[dict[str, Any]], params: dict[str, Any], on_text: OnText) -> Completion:
+def _hosted(lm: LM, messages: list[dict[str, Any]], params: dict[str, Any], on_text: OnText) -> Completion:
     from lmdsl.lm._litellm import litellm
 
     collector = _Collector(lm, on_text)
@@ -134,7 +144,7 @@ def _hosted(lm: Any, messages: list[dict[str, Any]], params: dict[str, Any], on_
     return collector.completion()
 
 
-async def _ahosted(lm: Any, messages: list[dict[str, Any]], params: dict[str, Any], on_text: OnText) -> Completion:
+async def _ahosted(lm: LM, messages: list[dict[str, Any]], params: dict[str, Any], on_text: OnText) -> Completion:
     from lmdsl.lm._litellm import litellm
 
     collector = _Collector(lm, on_text)

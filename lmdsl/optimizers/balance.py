@@ -16,7 +16,7 @@ from lmdsl.errors import UsageError
 
 T = TypeVar("T")
 BalanceMode = Literal["oversample", "cut", "none"]
-MODES: tuple[str, ...] = ("oversample", "cut", "none")
+MODES: tuple[BalanceMode, ...] = ("oversample", "cut", "none")
 
 
 def balance_mode(value: object) -> BalanceMode:
@@ -26,7 +26,7 @@ def balance_mode(value: object) -> BalanceMode:
     if value is False or value is None:
         return "none"
     if value in MODES:
-        return value  # type: ignore[return-value]
+        return value
     raise UsageError(f"balance must be one of {', '.join(map(repr, MODES))} (or True/False), got {value!r}")
 
 

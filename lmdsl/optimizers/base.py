@@ -6,12 +6,15 @@ import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmdsl.console import status
 from lmdsl.errors import ConfigError
 from lmdsl.primitives import Example
 from lmdsl.telemetry import phase
+
+if TYPE_CHECKING:
+    from lmdsl.program import Module
 
 
 @dataclass
@@ -72,14 +75,14 @@ class Optimizer:
         if "compile" in cls.__dict__:  # each compile is a phase: a parent span, a row in the report
             cls.compile = _as_phase(cls.compile)  # type: ignore[method-assign]
 
-    def compile(self, program: Any, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Any:
+    def compile(self, program: Module, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Module:
         raise NotImplementedError
 
     def log(self, message: str) -> None:
         if self.verbose:
             status(f"[{self.name}] {message}")
 
-    def _start(self, estimated_calls: int | None, program: Any = None) -> float:
+    def _start(self, estimated_calls: int | None, program: Module | None = None) -> float:
         """Print the estimate. With ``program``, ``estimated_calls`` counts program runs and is
         multiplied by the program's predictors (one LM call each, before re-asks and cache hits)."""
         if estimated_calls is not None and program is not None:

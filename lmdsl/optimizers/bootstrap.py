@@ -20,6 +20,7 @@ from lmdsl.lm.usage import track_usage
 from lmdsl.optimizers.base import MetricFn, Teleprompter, check_settings, check_trainset, passes
 from lmdsl.optimizers.labeled import LabeledFewShot
 from lmdsl.primitives import Example
+from lmdsl.program import Module
 from lmdsl.utils.progress import Progress
 
 # _judge's outcome for a run whose lmdsl.Assert still failed after backtracking.
@@ -43,7 +44,7 @@ class BootstrapFewShot(Teleprompter):
         max_bootstrapped_demos: int = 4,
         max_labeled_demos: int = 16,
         max_rounds: int = 1,
-        teacher: Any = None,
+        teacher: Module | None = None,
         max_errors: int = 10,
         num_threads: int | None = None,
         seed: int = 0,
@@ -67,8 +68,8 @@ class BootstrapFewShot(Teleprompter):
     def estimate(self, trainset: Sequence[Example]) -> int:
         return len(trainset) * self.max_rounds
 
-    def compile(self, program: Any, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None,
-                teacher: Any = None) -> Any:
+    def compile(self, program: Module, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None,
+                teacher: Module | None = None) -> Module:
         """``teacher=`` (as in DSPy) runs instead of the student to find demos; it wins over the
         constructor's ``teacher`` and must have the student's predictors."""
         rows = check_trainset(trainset, self.name)
@@ -81,7 +82,7 @@ class BootstrapFewShot(Teleprompter):
         self._finish(start, usage)
         return student
 
-    def _teacher(self, program: Any, rows: list[Example]) -> Any:
+    def _teacher(self, program: Module, rows: list[Example]) -> Module:
         if self.teacher is not None:
             return self.teacher.deepcopy()
         if self.max_labeled_demos <= 0:
@@ -89,7 +90,7 @@ class BootstrapFewShot(Teleprompter):
         labeled = LabeledFewShot(k=self.max_labeled_demos, seed=self.seed)
         return labeled.compile(program.reset_copy(), trainset=rows)
 
-    def bootstrap(self, teacher: Any, student: Any, rows: list[Example]) -> tuple[dict[str, list[Example]], set[int]]:
+    def bootstrap(self, teacher: Module, student: Module, rows: list[Example]) -> tuple[dict[str, list[Example]], set[int]]:
         """Run the teacher; return per-predictor demos from passing traces and the indices used."""
         student_paths = [p for p, _ in student.named_predictors()]
         teacher_names = [path for path, _ in teacher.named_predictors()]
@@ -117,8 +118,11 @@ class BootstrapFewShot(Teleprompter):
                 if len(used) >= self.max_bootstrapped_demos:
                     break
                 chunk = todo[offset : offset + batch]
+                def judge(k: int, o: Outcome, c: list[int] = chunk) -> Any:
+                    return self._judge(rows[c[k]], o)
+
                 outcomes = run_program(round_teacher, [rows[i] for i in chunk], Job(trace=True, exclude_self=True),
-                                       finish=lambda k, o, c=chunk: self._judge(rows[c[k]], o), num_threads=threads)
+                                       finish=judge, num_threads=threads)
                 for i, outcome in zip(chunk, outcomes):
                     progress.update()
                     self.stats["attempted"] += 1
@@ -150,7 +154,7 @@ class BootstrapFewShot(Teleprompter):
                 break
         return demos, used
 
-    def _rollout(self, teacher: Any, round_idx: int) -> Any:
+    def _rollout(self, teacher: Module, round_idx: int) -> Module:
         """Round 0 is the teacher itself; later rounds sample again (temperature 1.0, a new
         rollout id, so new cache keys), including predictors that carry their own LM."""
         if round_idx == 0:
@@ -177,7 +181,7 @@ class BootstrapFewShot(Teleprompter):
         score = score_prediction(self.metric, example, outcome.prediction, outcome.trace)
         return outcome.trace if passes(score, self.metric_threshold) else None
 
-    def _assign(self, student: Any, demos: dict[str, list[Example]], rows: list[Example], used: set[int]) -> None:
+    def _assign(self, student: Module, demos: dict[str, list[Example]], rows: list[Example], used: set[int]) -> None:
         rng = random.Random(self.seed)
         raw = [rows[i] for i in range(len(rows)) if i not in used]
         for path, predictor in student.named_predictors():

@@ -18,17 +18,21 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmdsl import settings
 from lmdsl.errors import ConfigError, UsageError
 from lmdsl.evaluate import Evaluate
 from lmdsl.lm.cache import request_key
 from lmdsl.lm.default import current_lm
+from lmdsl.lm.protocol import LanguageModel
 from lmdsl.lm.usage import track_usage
 from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_trainset
 from lmdsl.primitives import Example
 from lmdsl.signatures.labels import label_field, labels
+
+if TYPE_CHECKING:
+    from lmdsl.program import Module
 
 
 class Calibrate(Teleprompter):
@@ -64,7 +68,7 @@ class Calibrate(Teleprompter):
             values += [i * self.step, -i * self.step]
         return values
 
-    def compile(self, program: Any, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Any:
+    def compile(self, program: Module, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Module:
         rows = check_trainset(trainset, self.name)
         student = program.deepcopy()
         targets = {}  # path -> predictor, each starting from a zero bias per label
@@ -85,7 +89,7 @@ class Calibrate(Teleprompter):
             with _memoized(student):
                 fitted = self._evaluate(student, rows, "scoring trainset").score
                 unbiased = fitted
-                free = sum(len(p.label_bias) - 1 for p in targets.values())
+                free = sum(len(p.label_bias or {}) - 1 for p in targets.values())
                 for sweep in range(self.sweeps if free > 1 else 1):  # one bias alone needs one pass
                     fitted, changed = self._sweep(student, targets, rows, fitted)
                     self.log(f"sweep {sweep + 1}: trainset {fitted:.1f} with "
@@ -107,11 +111,11 @@ class Calibrate(Teleprompter):
         self._finish(start, usage)
         return student
 
-    def _evaluate(self, program: Any, rows: Sequence[Example], label: str) -> Any:
+    def _evaluate(self, program: Module, rows: Sequence[Example], label: str) -> Any:
         return Evaluate(rows, self.metric, num_threads=self.num_threads, max_errors=self.max_errors,
                         label=f"{self.name} {label}")(program)
 
-    def _sweep(self, student: Any, targets: dict[str, Any], rows: list[Example], best: float) -> tuple[float, bool]:
+    def _sweep(self, student: Module, targets: dict[str, Any], rows: list[Example], best: float) -> tuple[float, bool]:
         """One pass of coordinate ascent over every label but each predictor's first (only
         differences between biases matter, so the first stays 0)."""
         # The search replays the first pass's answers from memory: it stays in this process.
@@ -143,7 +147,7 @@ class _MemoLM:
     """Answers a repeated request from memory: the search re-runs the program hundreds of
     times on the same rows, which must cost no LM call even when the LM's cache is off."""
 
-    def __init__(self, lm: Any):
+    def __init__(self, lm: LanguageModel):
         self.lm = lm
         self._memo: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -170,11 +174,11 @@ class _MemoLM:
 
 
 @contextmanager
-def _memoized(program: Any) -> Iterator[None]:
+def _memoized(program: Module) -> Iterator[None]:
     """Every predictor of ``program`` (and the default LM) answers repeated requests from memory."""
     memos: dict[int, _MemoLM] = {}
 
-    def memo(lm: Any) -> _MemoLM:
+    def memo(lm: LanguageModel) -> _MemoLM:
         return memos.setdefault(id(lm), _MemoLM(lm))
 
     own = [(p, p.lm) for p in program.predictors() if p.lm is not None]

@@ -38,6 +38,7 @@ from lmdsl.lm.usage import track_usage
 from lmdsl.optimizers.balance import BalanceMode, balance_mode, rebalance
 from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_trainset, passes
 from lmdsl.primitives import Example
+from lmdsl.program import Module, Predictor
 from lmdsl.program.state import read_state
 from lmdsl.signatures.labels import label_field
 from lmdsl.utils.progress import Progress
@@ -47,7 +48,7 @@ ChatExample = dict[str, list[dict[str, str]]]
 TEACHER_KINDS = ("auto", "calibrate")  # teacher= names; any other string is a compiled file
 
 
-def chat_example(predictor: Any, inputs: dict[str, Any], outputs: dict[str, Any]) -> ChatExample:
+def chat_example(predictor: Predictor, inputs: dict[str, Any], outputs: dict[str, Any]) -> ChatExample:
     """One training example in the OpenAI chat fine-tuning format, in the predictor's own prompt format."""
     adapter = current_adapter(predictor.adapter)
     messages = adapter.format(predictor.signature, [], inputs)
@@ -100,7 +101,7 @@ class BootstrapFinetune(Teleprompter):
         metric: MetricFn,
         *,
         finetuner: str = "lora",
-        teacher: Any = "auto",
+        teacher: Module | str | Path | None = "auto",
         target_lm: str | None = None,
         epochs: int | None = None,
         metric_threshold: float | None = None,
@@ -135,7 +136,7 @@ class BootstrapFinetune(Teleprompter):
         self.answer_counts: dict[str, dict[str, int]] = {}
 
     # ---- data -------------------------------------------------------------------------
-    def build_datasets(self, teacher: Any, rows: list[Example]) -> dict[str, list[ChatExample]]:
+    def build_datasets(self, teacher: Module, rows: list[Example]) -> dict[str, list[ChatExample]]:
         """Per-predictor chat examples from the passing traces of the teacher."""
         paths = {id(p): path for path, p in teacher.named_predictors()}
         datasets: dict[str, list[ChatExample]] = {path: [] for path in paths.values()}
@@ -177,7 +178,7 @@ class BootstrapFinetune(Teleprompter):
                      "will learn that one answer (use a better teacher or more training rows)")
         return balanced
 
-    def teacher_for(self, program: Any) -> Any:
+    def teacher_for(self, program: Module) -> Module:
         """The teacher as a program: ``teacher=`` itself, this program loaded from a compiled file, or the
         program (for ``"auto"``/``"calibrate"``, before calibration: see :meth:`calibrated_teacher`)."""
         if self.teacher is None or self.teacher in TEACHER_KINDS:
@@ -234,7 +235,7 @@ class BootstrapFinetune(Teleprompter):
         return path
 
     # ---- compile ----------------------------------------------------------------------
-    def compile(self, program: Any, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Any:
+    def compile(self, program: Module, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Module:
         from lmdsl.plugins import get_finetuner
 
         rows = check_trainset(trainset, self.name)

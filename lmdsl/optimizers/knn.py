@@ -31,7 +31,7 @@ def _query_text(values: dict[str, Any], keys: Sequence[str]) -> str:
 class KNNProgram(Module):
     """Wraps the student: finds neighbours of each call's inputs and shows their demos."""
 
-    def __init__(self, student: Any, index: Any, demo_sets: list[dict[str, list[Example]]], input_keys: list[str],
+    def __init__(self, student: Module, index: Any, demo_sets: list[dict[str, list[Example]]], input_keys: list[str],
                  k: int):
         self.student = student
         self._index = index
@@ -68,7 +68,7 @@ class KNNFewShot(Teleprompter):
         self.num_threads = num_threads
         self.seed = seed
 
-    def compile(self, program: Any, *, trainset: Sequence[Example] | None = None,
+    def compile(self, program: Module, *, trainset: Sequence[Example] | None = None,
                 valset: Sequence[Example] | None = None) -> KNNProgram:
         rows = check_trainset(trainset or self.trainset, self.name)
         if self.bootstrap and self.metric is None:
@@ -79,8 +79,8 @@ class KNNFewShot(Teleprompter):
         demo_sets: list[dict[str, list[Example]]] = [{p: [row] for p in paths} for row in rows]
         start = self._start(len(rows) if self.bootstrap else 0, program)
         with track_usage() as usage:
-            if self.bootstrap:
-                demo_sets = self._bootstrapped(program, rows, paths)
+            if self.bootstrap and self.metric is not None:  # (no metric was refused above)
+                demo_sets = self._bootstrapped(program, rows, paths, self.metric)
         index = self._index([_query_text(r.to_dict(), keys) for r in rows])
         self._finish(start, usage)
         return KNNProgram(student, index, demo_sets, keys, self.k)
@@ -94,12 +94,13 @@ class KNNFewShot(Teleprompter):
 
         return DenseIndex(as_embedder(self.vectorizer), texts, k=self.k)
 
-    def _bootstrapped(self, program: Any, rows: list[Example], paths: list[str]) -> list[dict[str, list[Example]]]:
+    def _bootstrapped(self, program: Module, rows: list[Example], paths: list[str],
+                      metric: MetricFn) -> list[dict[str, list[Example]]]:
         from lmdsl.optimizers.bootstrap import BootstrapFewShot
 
         sets: list[dict[str, list[Example]]] = []
         for row in rows:
-            b = BootstrapFewShot(self.metric, max_bootstrapped_demos=1, max_labeled_demos=0,
+            b = BootstrapFewShot(metric, max_bootstrapped_demos=1, max_labeled_demos=0,
                                  num_threads=self.num_threads, seed=self.seed)
             b.verbose = False
             demos, used = b.bootstrap(program.reset_copy(), program.reset_copy(), [row])

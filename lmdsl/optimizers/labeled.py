@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lmdsl.optimizers.base import Teleprompter, check_settings, check_trainset
 from lmdsl.primitives import Example
+
+if TYPE_CHECKING:
+    from lmdsl.program import Module
 
 
 class LabeledFewShot(Teleprompter):
@@ -20,7 +23,7 @@ class LabeledFewShot(Teleprompter):
         self.seed = seed
         self.sample = sample
 
-    def compile(self, program: Any, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Any:
+    def compile(self, program: Module, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Module:
         rows = check_trainset(trainset, self.name)
         student = program.reset_copy()
         k = min(self.k, len(rows))

@@ -10,13 +10,16 @@ the valset and the scores go into the report, one candidate per stage.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmdsl.errors import ConfigError
 from lmdsl.evaluate import Evaluate
 from lmdsl.lm.usage import track_usage
 from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_trainset
 from lmdsl.primitives import Example
+
+if TYPE_CHECKING:
+    from lmdsl.program import Module
 
 
 class Pipeline(Teleprompter):
@@ -36,7 +39,7 @@ class Pipeline(Teleprompter):
     def stage_names(self) -> list[str]:
         return [getattr(s, "name", type(s).__name__) for s in self.stages]
 
-    def compile(self, program: Any, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Any:
+    def compile(self, program: Module, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Module:
         rows = check_trainset(trainset, self.name)
         start = self._start(None)
         assert self.report is not None
@@ -63,7 +66,7 @@ class Pipeline(Teleprompter):
         self._finish(start, usage)
         return current
 
-    def _score(self, program: Any, valset: Sequence[Example] | None, label: str) -> float | None:
+    def _score(self, program: Module, valset: Sequence[Example] | None, label: str) -> float | None:
         if not valset or self.metric is None:
             return None
         evaluate = Evaluate(valset, self.metric, num_threads=self.num_threads, max_errors=len(valset) + 1,

@@ -19,6 +19,7 @@ from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_setti
 from lmdsl.optimizers.bootstrap import BootstrapFewShot
 from lmdsl.optimizers.labeled import LabeledFewShot
 from lmdsl.primitives import Example
+from lmdsl.program import Module
 from lmdsl.program.backtracking import counting
 
 
@@ -34,7 +35,7 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
         max_labeled_demos: int = 16,
         max_rounds: int = 1,
         metric_threshold: float | None = None,
-        teacher: Any = None,
+        teacher: Module | None = None,
         num_threads: int | None = None,
         stop_at_score: float | None = None,
         max_errors: int = 10,
@@ -63,7 +64,7 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
         bootstraps = (self.num_candidate_programs + 1) * len(trainset) * self.max_rounds
         return candidates * len(valset) + bootstraps
 
-    def _bootstrapper(self, max_demos: int, seed: int, teacher: Any = None) -> BootstrapFewShot:
+    def _bootstrapper(self, max_demos: int, seed: int, teacher: Module | None = None) -> BootstrapFewShot:
         b = BootstrapFewShot(
             self.metric,
             metric_threshold=self.metric_threshold,
@@ -78,7 +79,7 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
         b.verbose = False
         return b
 
-    def candidates(self, program: Any, rows: list[Example], teacher: Any = None):
+    def candidates(self, program: Module, rows: list[Example], teacher: Module | None = None):
         """Yield (name, compiled program, details) lazily, so stop_at_score saves work."""
         yield "zero-shot", program.reset_copy(), {}
         labeled = LabeledFewShot(k=self.max_labeled_demos, seed=self.seed)
@@ -94,15 +95,16 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
             b = self._bootstrapper(size, seed, teacher)
             yield f"bootstrap-shuffled-{i}(k={size})", b.compile(program, trainset=shuffled), dict(b.stats)
 
-    def compile(self, program: Any, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None,
-                teacher: Any = None) -> Any:
+    def compile(self, program: Module, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None,
+                teacher: Module | None = None) -> Module:
         """``teacher=`` (as in DSPy) bootstraps every candidate's demos from that program's runs."""
         rows = check_trainset(trainset, self.name)
         val = list(valset) if valset else rows
         start = self._start(self.estimate(rows, val), program)
         assert self.report is not None
         evaluate = Evaluate(val, self.metric, num_threads=self.num_threads, max_errors=len(val) + 1)
-        best_program, best_score = None, None
+        best_program: Module | None = None
+        best_score: float | None = None
         total = self.num_candidate_programs + 3
         with track_usage() as usage:
             mark = (usage.lm_calls, usage.total_tokens, time.perf_counter())
@@ -112,8 +114,8 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
                     result = evaluate(candidate)
                 demos = {p: len(pred.demos) for p, pred in candidate.named_predictors()}
                 now = (usage.lm_calls, usage.total_tokens, time.perf_counter())
-                cost = {"lm_calls": now[0] - mark[0], "tokens": now[1] - mark[1],
-                        "wall_time": round(now[2] - mark[2], 3)}  # building and scoring this candidate
+                cost: dict[str, Any] = {"lm_calls": now[0] - mark[0], "tokens": now[1] - mark[1],
+                                        "wall_time": round(now[2] - mark[2], 3)}  # building and scoring this candidate
                 mark = now
                 if checks.runs:  # how often each check passed: {"runs", "runs_passed", "checks": {label: ...}}
                     cost["assertions"] = checks.to_dict()
@@ -127,5 +129,7 @@ class BootstrapFewShotWithRandomSearch(Teleprompter):
                     self.report.notes.append(f"stopped early: {name} reached stop_at_score={self.stop_at_score}")
                     break
         self._finish(start, usage)
+        # the loop always builds and scores a first candidate
+        assert best_program is not None and self.report.best is not None
         self.log(f"best: {self.report.candidates[self.report.best].name} with {best_score:.1f}")
         return best_program

@@ -26,6 +26,7 @@ def majority(
 
     Accepts a Prediction with several ``completions`` (``n=``), or a list of Predictions/dicts.
     """
+    completions: list[dict[str, Any]]
     if isinstance(predictions, Prediction):
         completions = predictions.completions
     else:

@@ -12,14 +12,16 @@ from lmdsl import callbacks, settings
 from lmdsl.adapters import Adapter, current_adapter
 from lmdsl.errors import ParseError, SignatureError, ValueParseError
 from lmdsl.lm.default import current_lm
+from lmdsl.lm.protocol import LanguageModel
 from lmdsl.lm.request import CallInfo, current_call
 from lmdsl.predict.replay import replay_async
 from lmdsl.predict.streaming import streamed_lm
 from lmdsl.primitives import Example, Prediction
-from lmdsl.program import Module, lm_usage
+from lmdsl.program import lm_usage
 from lmdsl.program import trace as _trace
 from lmdsl.program.backtracking.state import call_params, feedback_for, note_call
 from lmdsl.program.demos import active_demos
+from lmdsl.program.predictor import Predictor
 from lmdsl.signatures import Signature, as_signature
 from lmdsl.signatures.labels import label_field, labels
 
@@ -28,7 +30,7 @@ from lmdsl.signatures.labels import label_field, labels
 class _Call:
     """One predictor call, prepared: what the LM is asked and how the reply is read."""
 
-    lm: Any
+    lm: LanguageModel
     adapter: Adapter
     signature: Signature
     inputs: dict[str, Any]
@@ -36,7 +38,7 @@ class _Call:
     params: dict[str, Any]
 
 
-class Predict(Module):
+class Predict(Predictor):
     """The basic predictor. Its learnable state is ``demos``, the signature's instructions and,
     for a signature whose one output is a label, ``label_bias``.
 
@@ -49,7 +51,8 @@ class Predict(Module):
 
     _assertion_scope = False  # one LM call: nothing to backtrack inside (see Module.__call__)
 
-    def __init__(self, signature: Any, *, adapter: Adapter | None = None, lm: Any = None, **config: Any):
+    def __init__(self, signature: Any, *, adapter: Adapter | None = None, lm: LanguageModel | None = None,
+                 **config: Any):
         self.signature: Signature = as_signature(signature)
         self.adapter = adapter
         self.lm = lm
@@ -81,11 +84,11 @@ class Predict(Module):
                 values[name] = field.default
         return values
 
-    def _resolve(self) -> tuple[Any, Adapter]:
+    def _resolve(self) -> tuple[LanguageModel, Adapter]:
         lm = self.lm or current_lm()
         return lm, self._adapter_for(lm)
 
-    def _adapter_for(self, lm: Any) -> Adapter:
+    def _adapter_for(self, lm: LanguageModel | None) -> Adapter:
         """The configured adapter, switched to a JSON layout when ``lm`` constrains replies to JSON."""
         adapter = current_adapter(self.adapter)
         return adapter.for_replies(bool(getattr(lm, "json_replies", False)))
@@ -165,7 +168,7 @@ class Predict(Module):
         lm_usage.note(getattr(call.lm, "model", "?"), prediction.usage)
         return prediction
 
-    def _params(self, config: dict[str, Any], lm: Any, adapter: Adapter, signature: Signature) -> dict[str, Any]:
+    def _params(self, config: dict[str, Any], lm: LanguageModel, adapter: Adapter, signature: Signature) -> dict[str, Any]:
         params = dict(config)
         if "max_tokens" not in params and lm.kwargs.get("max_tokens") is None:
             hint = adapter.max_tokens(signature)
@@ -184,7 +187,7 @@ class Predict(Module):
             params["temperature"] = 0.7  # n identical greedy samples would be pointless
         return params
 
-    def _score_labels(self, lm: Any, adapter: Adapter, signature: Signature, messages: list[dict[str, str]],
+    def _score_labels(self, lm: LanguageModel, adapter: Adapter, signature: Signature, messages: list[dict[str, str]],
                       bias: Mapping[str, float]) -> Prediction:
         field = label_field(signature)
         if field is None:
@@ -212,7 +215,8 @@ class Predict(Module):
                 for r in reads if r in values]
 
     def _complete(
-        self, lm: Any, adapter: Adapter, signature: Signature, messages: list[dict[str, str]], params: dict[str, Any]
+        self, lm: LanguageModel, adapter: Adapter, signature: Signature, messages: list[dict[str, str]],
+        params: dict[str, Any]
     ) -> Prediction:
         usage = {"prompt_tokens": 0, "completion_tokens": 0}
         max_reasks = int(settings.get("max_reasks"))

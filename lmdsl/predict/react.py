@@ -180,7 +180,7 @@ def _result(extracted: Prediction, trajectory: list[dict[str, Any]]) -> Predicti
 # ---- signatures -------------------------------------------------------------------------
 def _step_signature(base: Signature, tools: list[Tool]) -> Signature:
     names = [t.name for t in tools] + [FINISH]
-    tool_name_type = Literal[tuple(names)]  # type: ignore[valid-type]
+    tool_name_type = Literal[tuple(names)]  # type: ignore[valid-type]  # built at run time from the tools
     inputs = ", ".join(f"`{n}`" for n in base.inputs) or "the task"
     outputs = ", ".join(f"`{n}`" for n in base.outputs)
     catalogue = [f"({i}) {t.describe()}" for i, t in enumerate(tools, 1)]

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lmdsl.errors import LmdslError, UsageError, UsageTypeError
+from lmdsl.lm.protocol import LanguageModel
 from lmdsl.predict.predict import Predict
 from lmdsl.program import Module
 from lmdsl.program.backtracking.state import detached, patched
@@ -152,7 +153,7 @@ class Refine(BestOfN):
     """
 
     def __init__(self, module: Any, N: int, reward_fn: RewardFn, threshold: float, *,
-                 fail_count: int | None = None, lm: Any = None):
+                 fail_count: int | None = None, lm: LanguageModel | None = None):
         super().__init__(module, N, reward_fn, threshold, fail_count=fail_count)
         self._advisor_lm = lm
 
@@ -254,7 +255,7 @@ def _describe_reward(fn: Any) -> str:
     if source:
         return _clip(inspect.cleandoc(source), 1500)
     doc = inspect.getdoc(fn)
-    return doc or getattr(fn, "__name__", repr(fn))
+    return doc or str(getattr(fn, "__name__", repr(fn)))
 
 
 __all__ = ["BestOfN", "Refine"]

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from lmdsl.lm.protocol import LanguageModel
+
 R = TypeVar("R")
 
 
@@ -26,7 +28,7 @@ class _NeedReply(BaseException):  # control flow: must pass through any ``except
 class _ReplayLM:
     """The real LM's attributes, but calls answered from ``replies`` in order."""
 
-    def __init__(self, lm: Any, replies: list[Any]):
+    def __init__(self, lm: LanguageModel, replies: list[Any]):
         self._lm = lm
         self._replies = replies
         self._used = 0
@@ -42,7 +44,7 @@ class _ReplayLM:
         raise _NeedReply(messages, params)
 
 
-async def replay_async(run: Callable[[Any], R], lm: Any) -> R:
+async def replay_async(run: Callable[[LanguageModel], R], lm: LanguageModel) -> R:
     """``run(lm)`` with every ``lm(messages, **params)`` inside it awaited as ``lm.acall(...)``."""
     replies: list[Any] = []
     while True:

@@ -30,8 +30,12 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from lmdsl.adapters import Adapter
 from lmdsl.adapters.chat import ChatAdapter, marker_key, marker_regexes
+from lmdsl.lm.protocol import LanguageModel
 from lmdsl.lm.streaming import astreamed_call, streamed_call
+from lmdsl.program.predictor import Predictor
+from lmdsl.signatures import Signature
 
 
 @dataclass(frozen=True)
@@ -45,14 +49,14 @@ class StreamChunk:
 
 
 class _Sink:
-    def __init__(self, emit: Callable[[StreamChunk], None], names: dict[int, str], fields: set[str] | None):
+    def __init__(self, emit: Callable[[StreamChunk], object], names: dict[int, str], fields: set[str] | None):
         self.emit = emit
         self.names = names
         self.fields = fields
 
-    def send(self, predictor: Any, field: str, text: str) -> None:
+    def send(self, predictor: Predictor, field: str, text: str) -> None:
         if text and (self.fields is None or field in self.fields):
-            name = self.names.get(id(predictor)) or getattr(predictor.signature, "name", "predict")
+            name = self.names.get(id(predictor)) or predictor.signature.name
             self.emit(StreamChunk(name, field, text))
 
 
@@ -139,7 +143,7 @@ class StreamingLM:
     """Wraps the LM of a predictor call made inside ``lmdsl.stream``: calls stream their reply
     into the stream (everything else is the LM's own)."""
 
-    def __init__(self, lm: Any, predictor: Any, signature: Any, adapter: Any, sink: _Sink):
+    def __init__(self, lm: LanguageModel, predictor: Predictor, signature: Signature, adapter: Adapter, sink: _Sink):
         self._lm = lm
         self._predictor = predictor
         self._signature = signature
@@ -166,7 +170,7 @@ class StreamingLM:
         return result
 
 
-def streamed_lm(lm: Any, predictor: Any, signature: Any, adapter: Any) -> Any:
+def streamed_lm(lm: LanguageModel, predictor: Predictor, signature: Signature, adapter: Adapter) -> LanguageModel:
     """``lm`` itself outside ``lmdsl.stream`` (one contextvar read), else a :class:`StreamingLM`."""
     sink = _sink.get()
     return lm if sink is None else StreamingLM(lm, predictor, signature, adapter, sink)

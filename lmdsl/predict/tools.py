@@ -51,12 +51,13 @@ class Tool:
             func = func.func
         if not callable(func):
             raise SignatureError(f"Tool: {func!r} is not callable")
-        self.func = func
+        self.func: Callable[..., Any] = func
         inner = func.func if isinstance(func, functools.partial) else func
         fname = getattr(inner, "__name__", None) or type(inner).__name__
         self.name = name or fname
         if not self.name.isidentifier():
             raise SignatureError(f"Tool {self.name!r}: the name must be an identifier")
+        target: Callable[..., Any]
         if inspect.isfunction(inner) or inspect.ismethod(inner) or inspect.isbuiltin(inner):
             target = inner
         else:  # a callable object: hints and docstring are on __call__ (the class's doc if that has none)

@@ -29,7 +29,7 @@ class TypedFunction:
         self.signature: Signature = sig.with_instructions(instructions) if instructions else sig
         self.predict = Predict(self.signature)
         self._params = inspect.signature(func)
-        self._return = resolve_hints(func, localns).get("return")
+        self._return: Any = resolve_hints(func, localns).get("return")  # any type a function may return
         functools.update_wrapper(self, func)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 from lmdsl.primitives.example import Example
 
 
-class Completions(list):
+class Completions(list[dict[str, Any]]):
     """Every sampled output dict of a call, in order; ``completions.answer`` lists one field of each.
 
     A list of dicts (so ``completions[0]["answer"]`` and iteration work as before) that also

@@ -10,7 +10,10 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lmdsl.program.predictor import Predictor
 
 _excluded: contextvars.ContextVar[Any] = contextvars.ContextVar("lmdsl_excluded_demo", default=None)
 _override: contextvars.ContextVar[dict[int, list[Any]] | None] = contextvars.ContextVar(
@@ -37,7 +40,7 @@ def demos_override(table: dict[int, list[Any]]) -> Iterator[None]:
         _override.reset(token)
 
 
-def active_demos(predictor: Any) -> list[Any]:
+def active_demos(predictor: Predictor) -> list[Any]:
     override = _override.get()
     demos = override.get(id(predictor), predictor.demos) if override else predictor.demos
     excluded = _excluded.get()

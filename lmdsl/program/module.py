@@ -7,16 +7,21 @@ import contextlib
 import contextvars
 import copy
 import inspect
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lmdsl import callbacks
 from lmdsl.errors import EventLoopError, UsageTypeError
 from lmdsl.program import backtracking, lm_usage
 from lmdsl.telemetry.spans import traced_call
 
+if TYPE_CHECKING:
+    from lmdsl.lm.protocol import LanguageModel
+    from lmdsl.program.predictor import Predictor
+
 T = TypeVar("T")
+M = TypeVar("M", bound="Module")
 
 
 class Module:
@@ -42,12 +47,13 @@ class Module:
         return backtracking.call(self, self.forward, args, kwargs)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        if _own_aforward(self) is not None:
+        aforward = _own_aforward(self)
+        if aforward is not None:
             # A program written async-only still runs from sync code (not inside a running loop).
             try:
                 asyncio.get_running_loop()
             except RuntimeError:
-                return asyncio.run(self.aforward(*args, **kwargs))  # type: ignore[attr-defined]
+                return asyncio.run(aforward(*args, **kwargs))
             raise EventLoopError(f"{type(self).__name__} defines only aforward(): inside an event loop, "
                                f"use `await program.acall(...)`")
         raise NotImplementedError(f"{type(self).__name__} must define forward() or async aforward()")
@@ -74,28 +80,28 @@ class Module:
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         yield from _walk(self, prefix, set(), predictors_only=False)
 
-    def named_predictors(self) -> list[tuple[str, Any]]:
+    def named_predictors(self) -> list[tuple[str, Predictor]]:
         """(path, predictor) for every predictor, in attribute order: ``generate.predict``."""
-        from lmdsl.predict.predict import Predict
+        from lmdsl.program.predictor import Predictor  # a subclass of Module: imported when used
 
-        if isinstance(self, Predict):
+        if isinstance(self, Predictor):
             return [("self", self)]
-        return [(p, m) for p, m in _walk(self, "", set(), predictors_only=True) if isinstance(m, Predict)]
+        return [(p, m) for p, m in _walk(self, "", set(), predictors_only=True) if isinstance(m, Predictor)]
 
-    def predictors(self) -> list[Any]:
+    def predictors(self) -> list[Predictor]:
         return [p for _, p in self.named_predictors()]
 
     def deepcopy(self: T) -> T:
         return copy.deepcopy(self)
 
-    def reset_copy(self: T) -> T:
+    def reset_copy(self: M) -> M:
         """A deep copy with every predictor's demos cleared."""
         new = copy.deepcopy(self)
-        for p in new.predictors():  # type: ignore[attr-defined]
+        for p in new.predictors():
             p.reset()
         return new
 
-    def set_lm(self, lm: Any) -> None:
+    def set_lm(self, lm: LanguageModel | None) -> None:
         for p in self.predictors():
             p.lm = lm
 
@@ -122,12 +128,12 @@ class Module:
 
         return save_program(self, path, target=target, metadata=metadata)
 
-    def load(self: T, path: str | Path, *, trust_file: bool = False) -> T:
+    def load(self: M, path: str | Path, *, trust_file: bool = False) -> M:
         """Load a compiled file's state (all or nothing). Its ``lm`` entries may set only a model
         name and generation settings; ``trust_file=True`` also accepts endpoints and credentials."""
         from lmdsl.program.state import load_program
 
-        load_program(self, path, trust_file=trust_file)  # type: ignore[arg-type]
+        load_program(self, path, trust_file=trust_file)
         return self
 
     def dump_state(self) -> dict[str, Any]:
@@ -136,7 +142,7 @@ class Module:
 
         return program_state(self)
 
-    def load_state(self: T, state: dict[str, Any], *, trust_file: bool = False) -> T:
+    def load_state(self: M, state: dict[str, Any], *, trust_file: bool = False) -> M:
         """Apply a :meth:`dump_state` dict, checked like a file: all or nothing."""
         from lmdsl.program.state import apply_state, check_state
 
@@ -167,21 +173,22 @@ def _inputs(module: Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> di
         return {"args": args, **kwargs}
 
 
-def _own_aforward(module: Module) -> Any:
+def _own_aforward(module: Module) -> Callable[..., Coroutine[Any, Any, Any]] | None:
     """The module's ``aforward``, if its class (or a base other than Module) defines one."""
     return getattr(module, "aforward", None)
 
 
 def _walk(obj: Any, prefix: str, seen: set[int], predictors_only: bool) -> Iterator[tuple[str, Module]]:
-    from lmdsl.predict.predict import Predict
+    from lmdsl.program.predictor import Predictor
 
     for name, value in vars(obj).items():
         if name.startswith("_"):
             continue
-        yield from _walk_value(value, f"{prefix}{name}", seen, predictors_only, Predict)
+        yield from _walk_value(value, f"{prefix}{name}", seen, predictors_only, Predictor)
 
 
-def _walk_value(value: Any, path: str, seen: set[int], predictors_only: bool, predict_cls: type):
+def _walk_value(value: Any, path: str, seen: set[int], predictors_only: bool,
+                predict_cls: type) -> Iterator[tuple[str, Module]]:
     if isinstance(value, Module):
         if id(value) in seen:
             return
@@ -197,7 +204,7 @@ def _walk_value(value: Any, path: str, seen: set[int], predictors_only: bool, pr
             yield from _walk_value(item, f"{path}[{key!r}]", seen, predictors_only, predict_cls)
 
 
-def asyncify(program: Any) -> Any:
+def asyncify(program: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]:
     """DSPy's ``asyncify``: an async callable running ``program``. A module runs natively
     (``acall``); any other callable runs in a worker thread, in a copy of the caller's context."""
     if isinstance(program, Module):
@@ -220,4 +227,4 @@ def program(cls: type[T]) -> type[T]:
         return cls
     new = type(cls.__name__, (cls, Module), {"__module__": cls.__module__, "__qualname__": cls.__qualname__,
                                                "__doc__": cls.__doc__})
-    return new  # type: ignore[return-value]
+    return new

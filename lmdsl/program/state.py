@@ -15,9 +15,14 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmdsl.errors import DataError, LoadError, UsageError
+
+if TYPE_CHECKING:
+    from lmdsl.lm.protocol import LanguageModel
+    from lmdsl.program.module import Module
+    from lmdsl.program.predictor import Predictor
 
 FORMAT = 1
 # provider/model, where the model part may be a file path (tuned local models) but never a URL
@@ -31,7 +36,7 @@ def _jsonable_demo(demo: Any) -> dict[str, Any]:
     return {k: to_jsonable(v) for k, v in data.items()}
 
 
-def program_state(program: Any) -> dict[str, Any]:
+def program_state(program: Module) -> dict[str, Any]:
     from lmdsl import __version__
 
     predictors = {}
@@ -90,7 +95,7 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         raise
 
 
-def save_program(program: Any, path: str | Path, *, target: str | None = None,
+def save_program(program: Module, path: str | Path, *, target: str | None = None,
                  metadata: dict[str, Any] | None = None) -> Path:
     path = Path(path)
     data = program_state(program)
@@ -175,12 +180,12 @@ def _check_entry(path: Any, name: str, entry: Any) -> None:
 _TYPE_NAMES = {str: "text", dict: "an object"}
 
 
-def load_program(program: Any, path: str | Path, *, trust_file: bool = False) -> dict[str, str]:
+def load_program(program: Module, path: str | Path, *, trust_file: bool = False) -> dict[str, str]:
     """Load ``path`` into ``program`` (all or nothing); see :func:`apply_state`."""
     return apply_state(program, read_state(path), path, trust_file=trust_file)
 
 
-def apply_state(program: Any, data: dict[str, Any], path: Any, *, trust_file: bool = False) -> dict[str, str]:
+def apply_state(program: Module, data: dict[str, Any], path: Any, *, trust_file: bool = False) -> dict[str, str]:
     """Set every predictor's instructions, demos, LM and label bias from checked ``data``, or
     nothing at all when anything does not match (``path`` names the source in errors).
 
@@ -305,7 +310,7 @@ def _value_problem(value: Any, tp: Any) -> str | None:
     return None
 
 
-def _label_bias(path: Any, name: str, pred: Any, bias: Any) -> dict[str, float] | None:
+def _label_bias(path: Any, name: str, pred: Predictor, bias: Any) -> dict[str, float] | None:
     """A saved ``label_bias``, checked against the labels the predictor's signature allows."""
     if bias is None:
         return None
@@ -328,7 +333,7 @@ def _label_bias(path: Any, name: str, pred: Any, bias: Any) -> dict[str, float] 
     return {k: float(v) for k, v in bias.items()}
 
 
-def _same_model(lm: Any, lm_state: dict[str, Any]) -> bool:
+def _same_model(lm: LanguageModel | None, lm_state: dict[str, Any]) -> bool:
     return lm is not None and getattr(lm, "model", None) == lm_state.get("model") and not lm_state.get("model_sha256")
 
 

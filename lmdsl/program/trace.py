@@ -7,12 +7,15 @@ import contextvars
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lmdsl.program.module import Module
 
 
 @dataclass
 class TraceEntry:
-    predictor: Any
+    predictor: Module  # a Predictor (or a Retrieve step, recorded for the trace's readers)
     inputs: dict[str, Any]
     outputs: Any  # Prediction
 
@@ -35,7 +38,7 @@ def current_trace() -> list[TraceEntry] | None:
     return _trace.get()
 
 
-def record(predictor: Any, inputs: dict[str, Any], outputs: Any) -> None:
+def record(predictor: Module, inputs: dict[str, Any], outputs: Any) -> None:
     trace = _trace.get()
     if trace is not None:
         trace.append(TraceEntry(predictor, {k: _snapshot(v) for k, v in inputs.items()}, outputs))

@@ -8,7 +8,7 @@ and write it with :func:`write_report`. Plots need ``pip install 'lmdsl[report]'
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmdsl.report.data import (
     ReportData,
@@ -19,8 +19,11 @@ from lmdsl.report.data import (
     predictor_states,
 )
 
+if TYPE_CHECKING:
+    from lmdsl.program import Module
 
-def compile_report(*, target: str, optimizer: str, baseline: Any, final: Any, program: Any, report: Any = None,
+
+def compile_report(*, target: str, optimizer: str, baseline: Any, final: Any, program: Module, report: Any = None,
                    phases: list[dict[str, Any]] | None = None, options: dict[str, Any] | None = None,
                    lm: str | None = None, metric: str | None = None, trainset_size: int | None = None,
                    wall_time: float | None = None, output: str | None = None) -> ReportData:
@@ -57,7 +60,7 @@ def compile_report(*, target: str, optimizer: str, baseline: Any, final: Any, pr
     return data
 
 
-def evaluation_report(*, target: str, result: Any, program: Any, phases: list[dict[str, Any]] | None = None,
+def evaluation_report(*, target: str, result: Any, program: Module, phases: list[dict[str, Any]] | None = None,
                       lm: str | None = None, metric: str | None = None, devset: str | None = None) -> ReportData:
     data = ReportData(title=f"Evaluation report: {target}", kind="evaluate", final_score=result.score)
     usage = result.usage or {}

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmdsl.values.render import to_jsonable
+
+if TYPE_CHECKING:
+    from lmdsl.program import Module
 
 ERROR_LABEL = "(error)"
 OTHER_LABEL = "(other)"
@@ -74,7 +77,7 @@ class ReportData:
 
 
 # ---- predictors ---------------------------------------------------------------------------------
-def predictor_states(program: Any) -> list[PredictorState]:
+def predictor_states(program: Module) -> list[PredictorState]:
     states = []
     for path, predictor in program.named_predictors():
         signature = predictor.signature
@@ -85,7 +88,7 @@ def predictor_states(program: Any) -> list[PredictorState]:
 
 
 # ---- labels -----------------------------------------------------------------------------------
-def label_fields(program: Any, rows: list[Any]) -> dict[str, list[str] | None]:
+def label_fields(program: Module | None, rows: list[Any]) -> dict[str, list[str] | None]:
     """Output fields worth a confusion matrix: typed labels of some predictor (their declared
     order), else gold fields with few distinct text values (first-seen order, None here)."""
     from lmdsl.values.introspect import label_choices
@@ -146,7 +149,8 @@ def breakdowns(rows: list[Any], fields: dict[str, list[str] | None]) -> list[Lab
 # ---- rows -----------------------------------------------------------------------------------
 def changed_rows(before: list[Any], after: list[Any]) -> tuple[list[ChangedRow], list[ChangedRow]]:
     """(rows whose score rose, rows whose score fell) between two evaluations of the same devset."""
-    up, down = [], []
+    up: list[ChangedRow] = []
+    down: list[ChangedRow] = []
     answered = _predicted_keys(after) | _predicted_keys(before)
     for index, (b, a) in enumerate(zip(before, after)):
         if a.score == b.score:

@@ -33,6 +33,7 @@ import platform
 import resource
 import struct
 import sys
+from typing import TypedDict
 
 # --- seccomp constants -------------------------------------------------------------------
 PR_SET_NO_NEW_PRIVS = 38
@@ -59,8 +60,18 @@ OFF_ARG0_LO = 16  # little-endian low 32 bits of args[0]
 # Syscall numbers per architecture.  Only syscalls that Node.js never needs for running
 # Pyodide are denied; ``clone3`` answers ENOSYS so glibc falls back to ``clone``, whose
 # flags a classic BPF filter can inspect (``clone3`` passes them in memory).
+class _Arch(TypedDict):
+    audit: int  # AUDIT_ARCH_* value seccomp_data.arch holds
+    x32_bit: int | None  # None where the architecture has no x32 ABI
+    deny: dict[str, int]
+    clone: int
+    clone3: int
+    self_pid_only: dict[str, int]
+    pid_or_zero: set[str]
+
+
 # fmt: off
-ARCHES: dict[str, dict[str, object]] = {
+ARCHES: dict[str, _Arch] = {
     "x86_64": {
         "audit": 0xC000003E,
         "x32_bit": 0x40000000,
@@ -126,9 +137,9 @@ def build_filter(machine: str, pid: int) -> bytes:
     and resolved to relative offsets at the end.
     """
     arch = ARCHES[machine]
-    deny_nrs: dict[str, int] = arch["deny"]  # type: ignore[assignment]
-    self_only: dict[str, int] = arch["self_pid_only"]  # type: ignore[assignment]
-    pid_or_zero: set[str] = arch["pid_or_zero"]  # type: ignore[assignment]
+    deny_nrs: dict[str, int] = arch["deny"]
+    self_only: dict[str, int] = arch["self_pid_only"]
+    pid_or_zero: set[str] = arch["pid_or_zero"]
     Target = str | int  # a label, or how many instructions to skip
 
     body: list[tuple[int, int, Target, Target]] = []
@@ -137,15 +148,15 @@ def build_filter(machine: str, pid: int) -> bytes:
         body.append((code, k, jt, jf))
 
     emit(BPF_LD_W_ABS, OFF_ARCH)
-    emit(BPF_JEQ_K, int(arch["audit"]), 0, "enosys")  # type: ignore[arg-type]
+    emit(BPF_JEQ_K, int(arch["audit"]), 0, "enosys")
     emit(BPF_LD_W_ABS, OFF_NR)
     if arch["x32_bit"]:
-        emit(BPF_JGE_K, int(arch["x32_bit"]), "enosys", 0)  # type: ignore[arg-type]
+        emit(BPF_JGE_K, int(arch["x32_bit"]), "enosys", 0)
     for nr in sorted(deny_nrs.values()):
         emit(BPF_JEQ_K, nr, "deny", 0)
-    emit(BPF_JEQ_K, int(arch["clone3"]), "enosys", 0)  # type: ignore[arg-type]
+    emit(BPF_JEQ_K, int(arch["clone3"]), "enosys", 0)
     # clone: allow thread creation only (no fork, no posix_spawn).
-    emit(BPF_JEQ_K, int(arch["clone"]), 0, 2)  # type: ignore[arg-type]
+    emit(BPF_JEQ_K, int(arch["clone"]), 0, 2)
     emit(BPF_LD_W_ABS, OFF_ARG0_LO)
     emit(BPF_JSET_K, CLONE_THREAD, "allow", "deny")
     # kill family and prlimit64: the first argument must be this very process (a prlimit64

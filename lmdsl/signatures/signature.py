@@ -9,10 +9,10 @@ import json
 import typing
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeGuard
 
 from lmdsl.errors import SignatureError
-from lmdsl.signatures.field import MISSING, Field, _FieldSpec
+from lmdsl.signatures.field import MISSING, Field, FieldKind, _FieldSpec
 
 RESERVED = frozenset({"demos", "config", "lm", "n"})
 
@@ -30,6 +30,8 @@ class _SignatureMeta(type):
     The class statement builds a Signature value and the class forwards attribute access
     to it, so ``QA.inputs`` and ``Predict(QA)`` both work.
     """
+
+    _value: Signature  # set on each class-statement signature (not on Signature itself)
 
     def __new__(mcs, name: str, bases: tuple[type, ...], ns: dict[str, Any]):
         cls = super().__new__(mcs, name, bases, ns)
@@ -73,6 +75,11 @@ class Signature(metaclass=_SignatureMeta):
     """
 
     __slots__ = ("_hash", "_inputs", "_outputs", "instructions", "name")
+    name: str
+    instructions: str
+    _inputs: MappingProxyType[str, Field]
+    _outputs: MappingProxyType[str, Field]
+    _hash: str | None
 
     def __init__(
         self,
@@ -87,14 +94,14 @@ class Signature(metaclass=_SignatureMeta):
                     f"Signature({inputs!r}, ...): the second argument is the instructions (a string), "
                     f"got {outputs!r}"
                 )
-            text = outputs or instructions
+            text = outputs if isinstance(outputs, str) and outputs else instructions
             if isinstance(inputs, str):
                 from lmdsl.signatures.string_form import parse_signature_string
 
                 parsed = parse_signature_string(inputs, text, name)
                 ins, outs = list(parsed.inputs.values()), list(parsed.outputs.values())
             else:
-                specs = [spec.to_field(n) for n, spec in inputs.items()]  # type: ignore[union-attr]
+                specs = [spec.to_field(n) for n, spec in inputs.items()]
                 ins = [f for f in specs if f.kind == "input"]
                 outs = [f for f in specs if f.kind == "output"]
             instructions = text
@@ -226,10 +233,12 @@ class Signature(metaclass=_SignatureMeta):
     @property
     def content_hash(self) -> str:
         """Stable hash of the full description (instructions included)."""
-        if self._hash is None:
+        digest = self._hash
+        if digest is None:
             blob = json.dumps(self.describe(), sort_keys=True).encode()
-            object.__setattr__(self, "_hash", hashlib.sha256(blob).hexdigest()[:16])
-        return self._hash
+            digest = hashlib.sha256(blob).hexdigest()[:16]
+            object.__setattr__(self, "_hash", digest)
+        return digest
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, _SignatureMeta):
@@ -287,13 +296,13 @@ class Signature(metaclass=_SignatureMeta):
         return cls(ins, outs, doc, klass.__name__)
 
 
-def _as(field: Field, kind: str) -> Field:
+def _as(field: Field, kind: FieldKind) -> Field:
     if field.kind == kind:
         return field
     return dataclasses.replace(field, kind=kind)
 
 
-def _is_spec_mapping(value: Any) -> bool:
+def _is_spec_mapping(value: Any) -> TypeGuard[Mapping[str, _FieldSpec]]:
     return isinstance(value, Mapping) and bool(value) and all(isinstance(v, _FieldSpec) for v in value.values())
 
 

@@ -10,7 +10,7 @@ import typing
 from typing import Any
 
 from lmdsl.errors import SignatureError
-from lmdsl.signatures.field import Field
+from lmdsl.signatures.field import Field, FieldKind
 
 _SAFE_NAMES: dict[str, Any] = {
     **{n: getattr(builtins, n) for n in ("str", "int", "float", "bool", "list", "dict", "tuple", "set", "bytes")},
@@ -82,7 +82,7 @@ def _split_top_level(text: str) -> list[str]:
     return [p.strip() for p in parts]
 
 
-def _fields(side: str, kind: str, spec: str, names: dict[str, Any] | None) -> list[Field]:
+def _fields(side: str, kind: FieldKind, spec: str, names: dict[str, Any] | None) -> list[Field]:
     if not side.strip():
         return []
     fields = []
@@ -94,7 +94,7 @@ def _fields(side: str, kind: str, spec: str, names: dict[str, Any] | None) -> li
         if not name.isidentifier():
             raise SignatureError(f"signature {spec!r}: {name!r} is not a valid field name")
         tp = parse_type(type_text, f"signature {spec!r}", names) if type_text.strip() else str
-        fields.append(Field(name, tp, "", kind))  # type: ignore[arg-type]
+        fields.append(Field(name, tp, "", kind))
     return fields
 
 

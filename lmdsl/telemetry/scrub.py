@@ -4,14 +4,17 @@ an LM's credential params, key-like environment variables and strings shaped lik
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lmdsl.lm import secrets as _secrets
+
+if TYPE_CHECKING:
+    from lmdsl.lm.protocol import LanguageModel
 
 REDACTED = _secrets.REDACTED
 
 
-def secrets_of(lm: Any) -> list[str]:
+def secrets_of(lm: LanguageModel | None) -> list[str]:
     """Secret strings to redact for a call of ``lm`` (None: the LM in effect)."""
     from lmdsl import settings
 

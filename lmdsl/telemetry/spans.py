@@ -12,10 +12,13 @@ import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmdsl.telemetry import state
 from lmdsl.telemetry.scrub import scrub, secrets_of
+
+if TYPE_CHECKING:
+    from lmdsl.lm.lm import LM
 
 CONTENT_LIMIT = 20_000  # characters of one prompt/reply attribute, when content is recorded
 
@@ -132,7 +135,7 @@ def _module_span(tracer: Any, call: Callable[..., Any], module: Any, args: tuple
 class _LMSpan:
     """The span of one LM call; ``done(completion)`` records what came back."""
 
-    def __init__(self, tracer: Any, lm: Any, messages: Any, args: tuple, kwargs: dict):
+    def __init__(self, tracer: Any, lm: LM, messages: Any, args: tuple, kwargs: dict):
         self.tracer, self.lm, self.messages = tracer, lm, messages
         # _through_cache(messages, params, ...) passes params; acall(messages, **overrides) keywords
         self.params: dict[str, Any] = args[0] if args and isinstance(args[0], dict) else kwargs
@@ -193,7 +196,7 @@ class _LMSpan:
         self._cm.__exit__(None, None, None)
 
 
-def _constraint(lm: Any, params: dict[str, Any]) -> str:
+def _constraint(lm: LM, params: dict[str, Any]) -> str:
     """How the reply is constrained: the mode this request was made with (``_constrain``), else the
     LM's resolved or configured mode, else what the request carries (a GBNF grammar, a JSON
     schema) or 'none'. Never calls the LM's resolver, which may probe a server."""

@@ -37,8 +37,8 @@ def parallel_map(
     parent = contextvars.copy_context()
     if num_threads <= 1:
         for i, item in enumerate(items):
-            results[i] = parent.copy().run(fn, item)
-            if on_result and on_result(i, results[i]):  # type: ignore[arg-type]
+            result = results[i] = parent.copy().run(fn, item)
+            if on_result and on_result(i, result):
                 break
         return results
     pool = ThreadPoolExecutor(max_workers=num_threads, thread_name_prefix="lmdsl")
@@ -46,16 +46,15 @@ def parallel_map(
     try:
         futures = {pool.submit(parent.copy().run, fn, item): i for i, item in enumerate(items)}
         pending = set(futures)
-        finished: set[int] = set()
+        finished: dict[int, R] = {}  # index -> result, for every finished task
         delivered = 0  # on_result has seen every index below this one
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in sorted(done, key=lambda f: futures[f]):
                 i = futures[fut]
-                results[i] = fut.result()
-                finished.add(i)
+                finished[i] = results[i] = fut.result()
             while delivered in finished:
-                if on_result and on_result(delivered, results[delivered]):  # type: ignore[arg-type]
+                if on_result and on_result(delivered, finished[delivered]):
                     for p in pending:
                         p.cancel()
                     return results

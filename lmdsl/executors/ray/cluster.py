@@ -31,7 +31,7 @@ def connect(address: str | None, *, runtime_env: dict[str, Any] | None = None,
     ray = import_ray()
     if ray.is_initialized():
         return ray, False
-    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR,
+    quiet: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR,
              "configure_logging": True}
     if runtime_env:
         quiet["runtime_env"] = runtime_env

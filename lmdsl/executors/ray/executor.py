@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lmdsl.errors import ConfigError
-from lmdsl.executors.base import Finish, Job, OnResult, Outcome
+from lmdsl.executors.base import Finish, Job, OnResult, Outcome, Runnable
 from lmdsl.executors.ray.cluster import connect
 from lmdsl.executors.ray.payload import build_payload
 from lmdsl.lm import usage as _usage
 from lmdsl.lm.cache import cache_dir
 from lmdsl.primitives import Example
+from lmdsl.program import Module
 from lmdsl.program.trace import TraceEntry
 
 
@@ -141,8 +142,10 @@ class RayExecutor:
         return ray.get([a.where.remote() for a in self._actors])
 
     # ---- a run --------------------------------------------------------------------------------
-    def map(self, program: Any, examples: Sequence[Example], job: Job, *, finish: Finish,
+    def map(self, program: Runnable, examples: Sequence[Example], job: Job, *, finish: Finish,
             on_result: OnResult | None = None, num_threads: int = 1) -> list[Any]:
+        if not isinstance(program, Module):  # replicas rebuild the program from its class and state
+            raise ConfigError(f"ray executor: needs an lmdsl program (a Module), got a {type(program).__name__}")
         examples = list(examples)
         results: list[Any] = [None] * len(examples)
         if not examples:
@@ -154,7 +157,7 @@ class RayExecutor:
         paths = dict(program.named_predictors())
         self.stats = RunStats()
         todo = collections.deque(range(len(examples)))
-        tries = collections.Counter()
+        tries: collections.Counter[int] = collections.Counter()
         inflight: dict[Any, tuple[int, Any]] = {}
         arrived: dict[int, Outcome] = {}  # finished on a replica, waiting for the rows before it
         delivered = 0

@@ -25,6 +25,7 @@ from lmdsl import settings
 from lmdsl.errors import ConfigError
 from lmdsl.lm.default import current_lm
 from lmdsl.lm.lm import LM
+from lmdsl.program import Module
 
 TARGET_ATTR = "_lmdsl_target"
 # Settings that shape how a program runs, shipped to replicas as values.
@@ -76,7 +77,7 @@ class Payload:
     digest: str = field(default="")
 
 
-def build_payload(program: Any) -> Payload:
+def build_payload(program: Module) -> Payload:
     target = program_target(program)
     module = sys.modules.get(type(program).__module__)
     default = settings.get("lm")
@@ -137,7 +138,7 @@ def _attr_name(obj: Any, module: Any) -> str | None:
     return None
 
 
-def fingerprint(program: Any) -> dict[str, str]:
+def fingerprint(program: Module) -> dict[str, str]:
     """Plain settings of every module in the program (not the learned state, which travels)."""
     out: dict[str, str] = {}
     for path, module in [("", program), *program.named_modules()]:
@@ -173,7 +174,7 @@ def _digest(payload: Payload) -> str:
 class Built:
     """A program rebuilt on a replica, with what it runs under."""
 
-    def __init__(self, program: Any, context: dict[str, Any]):
+    def __init__(self, program: Module, context: dict[str, Any]):
         self.program = program
         self.context = context
         self.paths = {id(p): path for path, p in program.named_predictors()}

@@ -45,7 +45,7 @@ def generate(
     seed: int | None = None,
     grammar: str | None = None,
     n: int | None = None,
-    on_text: Callable[[str], None] | None = None,
+    on_text: Callable[[str], object] | None = None,
 ) -> LocalCompletion:
     """Chat completion on the local model ``model_name`` (``smollm2`` or a GGUF path).
 
@@ -145,7 +145,7 @@ def _log_softmax(np: Any, logits: Any) -> Any:
 
 
 def _sample(model: _LoadedModel, model_name: str, prompt: list[int], budget: int, stops: list[str],
-            stopping_criteria: Any, grammar: Any, on_text: Callable[[str], None] | None = None,
+            stopping_criteria: Any, grammar: Any, on_text: Callable[[str], object] | None = None,
             **sampling: Any) -> dict[str, Any]:
     """One completion; the caller holds ``model.lock``.
 
@@ -172,7 +172,7 @@ def _sample(model: _LoadedModel, model_name: str, prompt: list[int], budget: int
         raise LMError(f"local/{model_name} failed: {exc}") from exc
 
 
-def _collect_stream(chunks: Any, on_text: Callable[[str], None]) -> dict[str, Any]:
+def _collect_stream(chunks: Any, on_text: Callable[[str], object]) -> dict[str, Any]:
     """Pass each streamed piece to ``on_text``; return what a non-streamed call would (one chunk per token)."""
     parts: list[str] = []
     finish_reason, tokens = None, 0

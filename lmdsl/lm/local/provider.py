@@ -73,7 +73,7 @@ def local_llm_class() -> type:
 
 
 def _run(litellm: Any, model: str, messages: list, optional_params: Mapping[str, Any] | None,
-         on_text: Callable[[str], None] | None = None) -> LocalCompletion:
+         on_text: Callable[[str], object] | None = None) -> LocalCompletion:
     """:func:`generate` with every failure turned into an error litellm passes through as is."""
     try:
         return generate(model, messages, on_text=on_text, **_generation_params(optional_params or {}))
@@ -85,7 +85,7 @@ def _run(litellm: Any, model: str, messages: list, optional_params: Mapping[str,
 
 
 def _feed(litellm: Any, model: str, messages: list, optional: Mapping[str, Any] | None,
-          put: Callable[[Any], None]) -> None:
+          put: Callable[[Any], object]) -> None:
     """Generate, passing each text piece, then the LocalCompletion (or the error) to ``put``."""
     try:
         put(_run(litellm, model, messages, optional, on_text=put))
@@ -148,7 +148,7 @@ def _model_response(litellm: Any, response: Any, model: str, result: LocalComple
     return response
 
 
-def _litellm_twin_bases(litellm: Any, exc: LmdslError) -> tuple[type, type]:
+def _litellm_twin_bases(litellm: Any, exc: LmdslError) -> tuple[type, Any]:
     """Keep the exact lmdsl class; pick the litellm class by meaning (none of them retryable)."""
     if isinstance(exc, ContextWindowExceeded):
         return type(exc), litellm.ContextWindowExceededError
@@ -179,7 +179,7 @@ def _litellm_compatible(litellm: Any, exc: LmdslError, model: str) -> Exception:
     lmdsl_cls, litellm_cls = _litellm_twin_bases(litellm, exc)
     cls = _twin_class(lmdsl_cls, litellm_cls)
     message = str(exc)
-    twin = cls.__new__(cls, message)
+    twin: Any = cls.__new__(cls, message)  # both classes' attributes, on a class made at run time
     litellm_cls.__init__(twin, message=message, model=f"{PROVIDER}/{model}", llm_provider=PROVIDER)
     twin.__dict__.update({k: v for k, v in vars(exc).items() if k not in twin.__dict__})
     twin.lmdsl_message = message

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lmdsl
 from lmdsl.errors import UsageError
@@ -19,6 +19,9 @@ from lmdsl.evaluate import Evaluate
 from lmdsl.lm.usage import track_usage
 from lmdsl.optimizers.base import Candidate, Teleprompter, check_trainset
 from lmdsl.primitives import Example
+
+if TYPE_CHECKING:
+    from lmdsl.program import Module, Predictor
 
 
 class ProposeInstruction(lmdsl.Signature):
@@ -72,12 +75,12 @@ class COPRO(Teleprompter):
         self.seed = seed
         self.max_errors = max_errors
 
-    def estimate(self, program: Any, trainset: Sequence[Example]) -> int:
+    def estimate(self, program: Module, trainset: Sequence[Example]) -> int:
         per_predictor = self.breadth * (self.depth + 1) * len(trainset)
         return per_predictor * len(program.predictors())
 
     def _propose(self, signature: Any, attempts: list[tuple[str, float]], n: int, round_idx: int) -> list[str]:
-        config = {"n": n, "temperature": self.init_temperature, "rollout_id": f"copro-{self.seed}-{round_idx}"}
+        config: dict[str, Any] = {"n": n, "temperature": self.init_temperature, "rollout_id": f"copro-{self.seed}-{round_idx}"}
         if attempts:
             proposer = lmdsl.Predict(ProposeFromAttempts, **config)
             listing = "\n".join(f"Instruction: {ins}\nScore: {score:.1f}" for ins, score in
@@ -93,7 +96,7 @@ class COPRO(Teleprompter):
                 return []
         return [_clean(c["proposed_instruction"]) for c in prediction.completions if c.get("proposed_instruction")]
 
-    def compile(self, program: Any, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Any:
+    def compile(self, program: Module, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Module:
         rows = check_trainset(trainset, self.name)
         student = program.deepcopy()
         start = self._start(self.estimate(student, rows))
@@ -103,14 +106,15 @@ class COPRO(Teleprompter):
         with track_usage() as usage:
             for path, predictor in student.named_predictors():
                 self._optimize_predictor(student, path, predictor, evaluate)
-        best = max(range(len(self.report.candidates)), key=lambda i: self.report.candidates[i].score or 0.0,
-                   default=None)
+        candidates = self.report.candidates
+        best = max(range(len(candidates)), key=lambda i: candidates[i].score or 0.0, default=None)
         self.report.best = best
         self._finish(start, usage)
         return student
 
-    def _optimize_predictor(self, student: Any, path: str, predictor: Any, evaluate: Evaluate) -> None:
+    def _optimize_predictor(self, student: Module, path: str, predictor: Predictor, evaluate: Evaluate) -> None:
         assert self.report is not None
+        report = self.report
         original = predictor.signature
         scored: dict[str, float] = {}
 
@@ -120,7 +124,7 @@ class COPRO(Teleprompter):
             predictor.signature = original.with_instructions(instruction)
             result = evaluate(student)
             scored[instruction] = result.score
-            self.report.candidates.append(Candidate(f"{path} round {round_idx}", result.score,
+            report.candidates.append(Candidate(f"{path} round {round_idx}", result.score,
                                                     details={"instruction": instruction, "predictor": path}))
             self.log(f"{path} round {round_idx}: {result.score:.1f}  {instruction[:70]!r}")
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import lmdsl
 from lmdsl import settings
@@ -37,6 +37,9 @@ from lmdsl.program.trace import tracing
 from lmdsl.utils.parallel import parallel_map
 from lmdsl_gepa.pareto import best_mean, frontier, select_parent
 from lmdsl_gepa.reflect import ReflectInstruction, Rollout, clean_instruction, render_examples
+
+if TYPE_CHECKING:
+    from lmdsl.program import Module, Predictor
 
 # auto budgets, in full valset evaluations' worth of metric calls.
 AUTO = {"light": 6, "medium": 12, "heavy": 24}
@@ -102,7 +105,7 @@ class GEPA(Teleprompter):
         return AUTO[self.auto or "light"] * valset_size
 
     # ---- compile ------------------------------------------------------------------------
-    def compile(self, program: Any, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Any:
+    def compile(self, program: Module, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Module:
         rows = check_trainset(trainset, self.name)
         val = list(valset) if valset else rows
         paths = [path for path, _ in program.named_predictors()]
@@ -152,7 +155,7 @@ class GEPA(Teleprompter):
         scores = self.val_scores[k]
         return 100 * sum(scores) / len(scores) if scores else 0.0
 
-    def _build(self, instructions: Instructions) -> Any:
+    def _build(self, instructions: Instructions) -> Module:
         candidate = self.base.deepcopy()
         for path, predictor in candidate.named_predictors():
             predictor.signature = predictor.signature.with_instructions(instructions[path])
@@ -221,7 +224,7 @@ class GEPA(Teleprompter):
         self.log(f"candidate {k} (from {', '.join(map(str, parents))}): {self._mean(k):.1f} on the valset; "
                  f"frontier {sorted(frontier(self.val_scores))}")
 
-    def _reflect(self, predictor: Any, runs: list[Rollout], iteration: int) -> str:
+    def _reflect(self, predictor: Predictor, runs: list[Rollout], iteration: int) -> str:
         reflector = lmdsl.Predict(ReflectInstruction, temperature=self.reflection_temperature,
                                   rollout_id=f"gepa-{self.seed}-{iteration}", max_tokens=self.reflection_max_tokens)
         scope = lmdsl.context(lm=self.reflection_lm) if self.reflection_lm is not None else contextlib.nullcontext()
@@ -301,13 +304,13 @@ class GEPA(Teleprompter):
         return True
 
     # ---- running ------------------------------------------------------------------------
-    def _run(self, program: Any, rows: list[Example]) -> list[Rollout]:
+    def _run(self, program: Module, rows: list[Example]) -> list[Rollout]:
         threads = self.num_threads or int(settings.get("num_threads"))
         self.metric_calls += len(rows)
         runs = parallel_map(lambda ex: self._rollout(program, ex), rows, num_threads=threads)
         return [r for r in runs if r is not None]
 
-    def _rollout(self, program: Any, example: Example) -> Rollout:
+    def _rollout(self, program: Module, example: Example) -> Rollout:
         with tracing() as trace:
             try:
                 prediction = call_program(program, example)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lmdsl
 from lmdsl.primitives import Example
+
+if TYPE_CHECKING:
+    from lmdsl.program import Predictor
 
 
 class ReflectInstruction(lmdsl.Signature):
@@ -43,14 +46,14 @@ def describe_feedback(rollout: Rollout, outputs: list[str]) -> str:
     text = rollout.feedback
     if not text:
         text = f"score {rollout.score:g}"
-        labels = rollout.example.labels() if rollout.example.input_keys is not None else {}
+        labels: Example | dict[str, Any] = rollout.example.labels() if rollout.example.input_keys is not None else {}
         expected = [f"{k}: {_cut(labels[k], 200)}" for k in outputs if k in labels]
         if expected:
             text += "; expected " + "; ".join(expected)
     return text
 
 
-def render_examples(rollouts: list[Rollout], predictor: Any, limit: int = 300) -> str:
+def render_examples(rollouts: list[Rollout], predictor: Predictor, limit: int = 300) -> str:
     """The minibatch as the reflection LM sees it, for one predictor."""
     outputs = list(predictor.signature.outputs)
     blocks = []

@@ -90,7 +90,10 @@ def write_from_base_gguf(base_gguf: Path, new: dict[str, Any], dest: Path, quant
         raise BaseModelError(
             f"{base_gguf} has no tensors {sorted(missing)}; is it the model that was trained?"
         )
-    arch = reader.get_field(gguf.Keys.General.ARCHITECTURE).contents()
+    arch_field = reader.get_field(gguf.Keys.General.ARCHITECTURE)
+    if arch_field is None:
+        raise BaseModelError(f"{base_gguf} names no architecture ({gguf.Keys.General.ARCHITECTURE}); is it a GGUF model?")
+    arch = arch_field.contents()
     writer = gguf.GGUFWriter(dest, arch=arch, endianess=reader.endianess)
     alignment = reader.get_field(gguf.Keys.General.ALIGNMENT)
     if alignment is not None:

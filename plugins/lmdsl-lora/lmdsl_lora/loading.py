@@ -47,7 +47,7 @@ def _quiet_gguf_bar(quiet: bool) -> Iterator[None]:
     if not quiet or original is None:
         yield
         return
-    mod.tqdm = functools.partial(original, disable=True)
+    mod.tqdm = functools.partial(original, disable=True)  # type: ignore[assignment]  # silencing its bar
     try:
         yield
     finally:
@@ -63,7 +63,7 @@ def _write_float_copy(base: BaseModel, dest: Path) -> None:
     model = AutoModelForCausalLM.from_pretrained(directory, gguf_file=filename, dtype=torch.float32)
     # A GGUF-loaded model refuses save_pretrained ("quantized with gguf and is not serializable")
     # although its weights are already plain float32; dropping the quantizer marker lets it save.
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]  # transformers types it as always set
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     dest.parent.mkdir(parents=True, exist_ok=True)

