@@ -1,6 +1,6 @@
 """The same zero-shot programs in-process and served by llama.cpp, side by side.
 
-    python bench/served.py [--rows 140] [--tasks sst2,trec] [--dspy-python /path/to/venv/bin/python]
+    python bench/served.py [--rows 140] [--tasks sst2,trec] [--dspy-python /path/to/venv/bin/python] [--dspy-rows N]
 
 Starts a real ``llama_cpp.server`` (llama-cpp-python's ``[server]`` extra) on loopback serving the
 embedded SmolLM2-135M, then scores each task's held-out dev rows (dev[60:], which no optimizer
@@ -80,6 +80,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=140)
     parser.add_argument("--tasks", default="sst2,trec")
     parser.add_argument("--dspy-python", default=None, help="an interpreter with dspy installed")
+    parser.add_argument("--dspy-rows", type=int, default=None,
+                        help="score DSPy on only the first N of the rows (it spends ~30 s per row here)")
     parser.add_argument("--json", default=None, help="also write the table here")
     args = parser.parse_args()
     lmdsl.configure(display_progress=False)
@@ -103,7 +105,7 @@ def main() -> None:
             for name in lms:
                 table.append({"task": task, **summarise(name, results[name])})
             if args.dspy_python:
-                got = dspy_rows(args.dspy_python, url, task, rows)
+                got = dspy_rows(args.dspy_python, url, task, rows[: args.dspy_rows or len(rows)])
                 if got is not None:
                     table.append({"task": task, **summarise("DSPy 3.4 (same server)", got)})
             else:
