@@ -260,21 +260,41 @@ class LM:
         try:
             return self._with_retries(messages, params)
         except Exception as exc:
-            plain = _without_logprobs(_without_constraint(params))
-            if plain == params or not _is_rejection(exc):
-                raise
+            plain = self._plain_after(exc, params)
             result = self._with_retries(messages, plain)
-            reason = str(exc).splitlines()[0][:200]
-            if "_label_choices" in params:
-                self._logprobs = False
-                _log.warning("%s rejected logprobs (%s); labels are read from the reply's text for this LM",
-                             self.model, reason)
-            if _without_constraint(params) != params:
-                mode = params.get("_constrain", "none")
-                self._mode = FALLBACK.get(mode, "none")
-                _log.warning("%s rejected constrain=%r (%s); falling back to %r for this LM",
-                             self.model, mode, reason, self._mode)
+            self._remember_rejection(exc, params)
             return result
+
+    async def _aconstrained(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
+        """:meth:`_constrained` for ``acall``."""
+        try:
+            return await self._acomplete_with_retries(messages, params)
+        except Exception as exc:
+            plain = self._plain_after(exc, params)
+            result = await self._acomplete_with_retries(messages, plain)
+            self._remember_rejection(exc, params)
+            return result
+
+    @staticmethod
+    def _plain_after(exc: Exception, params: dict[str, Any]) -> dict[str, Any]:
+        """The request without the fields a provider may reject, or ``exc`` re-raised when it was no rejection."""
+        plain = _without_logprobs(_without_constraint(params))
+        if plain == params or not _is_rejection(exc):
+            raise exc
+        return plain
+
+    def _remember_rejection(self, exc: Exception, params: dict[str, Any]) -> None:
+        """After the plain request worked: no logprobs and/or the next constraint mode from now on."""
+        reason = str(exc).splitlines()[0][:200]
+        if "_label_choices" in params:
+            self._logprobs = False
+            _log.warning("%s rejected logprobs (%s); labels are read from the reply's text for this LM",
+                         self.model, reason)
+        if _without_constraint(params) != params:
+            mode = params.get("_constrain", "none")
+            self._mode = FALLBACK.get(mode, "none")
+            _log.warning("%s rejected constrain=%r (%s); falling back to %r for this LM",
+                         self.model, mode, reason, self._mode)
 
     @traced_lm_call  # a span per LM call (cache hits too) when tracing is on
     def _through_cache(self, messages: list[dict[str, Any]], params: dict[str, Any],
@@ -309,7 +329,7 @@ class LM:
         key, hit = self._lookup(messages, params)
         if hit is not None:
             return hit
-        return self._store(key, messages, params, await self._acomplete_with_retries(messages, params))
+        return self._store(key, messages, params, await self._aconstrained(messages, params))
 
     def score(self, messages: list[dict[str, Any]], replies: list[str], **overrides: Any) -> Completion:
         """How likely the model finds each candidate reply: ``completion.scores[i]`` is the summed

@@ -174,6 +174,17 @@ def test_a_server_that_rejects_the_field_falls_back_once_and_remembers(caplog):
     assert "rejected constrain='gbnf'" in caplog.text
 
 
+def test_async_calls_fall_back_from_a_rejected_field_as_sync_calls_do(caplog):
+    import asyncio
+
+    with Recorder(reply="Label: positive", reject=("grammar",)) as rec, caplog.at_level(logging.WARNING):
+        lm = served(rec, constrain="gbnf")
+        assert asyncio.run(Predict(classify, lm=lm).acall(text="fine")).label == "positive"
+        assert lm.constraint_mode() == "json_schema"
+    assert [("grammar" in b) for b in rec.bodies] == [True, False]
+    assert "rejected constrain='gbnf'" in caplog.text
+
+
 def test_a_server_that_is_down_is_one_clear_error():
     lm = lmdsl.LM("openai/m", api_base="http://127.0.0.1:9/v1", cache=False, num_retries=0)
     with pytest.raises(Exception) as info:
