@@ -259,8 +259,8 @@ def test_too_many_teacher_errors_is_an_error_budget_still_caught_as_config_error
 
 
 def test_no_passing_run_to_finetune_is_an_optimization_failure_still_caught_as_config_error(scripted):
-    from lmdsl.plugins import plugin_manager
     from lmdsl.optimizers import BootstrapFinetune
+    from lmdsl.plugins import plugin_manager
 
     finetuners = plugin_manager().registry("finetuners")
     if "policy-never-called" not in finetuners.names():
