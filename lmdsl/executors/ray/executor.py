@@ -95,7 +95,8 @@ class RayExecutor:
             ray.get([a.where.remote() for a in self._actors], timeout=self.start_timeout)
         except ray.exceptions.GetTimeoutError:
             raise ConfigError(f"ray executor: {count} replica(s) did not start within {self.start_timeout:.0f} s "
-                              f"(each needs {self._needs()}; cluster has {_show(ray.cluster_resources())})") from None
+                              f"(each needs {self._needs()}; cluster has {_show(ray.cluster_resources())}, "
+                              f"free now {_show(ray.available_resources())})") from None
         return ray
 
     def _needs(self) -> dict[str, float]:
