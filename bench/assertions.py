@@ -55,7 +55,7 @@ def _evaluate(quiz: Any, program: Any, devset: list[Any], assertions: str) -> di
     import lmdsl
     from lmdsl.assertions import counting
     from lmdsl.evaluate import Evaluate
-    from lmdsl.lm.usage import track_usage
+    from lmdsl.utils.usage import track_usage
 
     evaluate = Evaluate(devset, quiz.usable_quiz, max_errors=len(devset) + 1, label=f"assertions={assertions}")
     start = time.perf_counter()
@@ -90,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import lmdsl
-    from lmdsl.lm.usage import track_usage
     from lmdsl.optimizers import BootstrapFewShot
+    from lmdsl.utils.usage import track_usage
 
     quiz = _load_quiz()
     lmdsl.configure(lm=lmdsl.LM(args.lm), display_progress=True)

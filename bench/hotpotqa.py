@@ -97,8 +97,8 @@ def evaluate(module: Any, program: Any, devset: list[Any], quiet: bool = False) 
     """
     from lmdsl.assertions import counting
     from lmdsl.evaluate.evaluate import call_program
-    from lmdsl.lm.usage import track_usage
     from lmdsl.program import tracing
+    from lmdsl.utils.usage import track_usage
 
     rows = []
     start = time.perf_counter()
@@ -195,8 +195,8 @@ def stage_eval(args: argparse.Namespace, compiled: bool) -> dict[str, Any]:
 
 
 def stage_compile(args: argparse.Namespace) -> dict[str, Any]:
-    from lmdsl.lm.usage import track_usage
     from lmdsl.optimizers.bootstrap import BootstrapFewShot
+    from lmdsl.utils.usage import track_usage
 
     module = _example(args.program)
     retriever = _retriever(module, args)

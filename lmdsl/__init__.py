@@ -17,6 +17,7 @@ from lmdsl.errors import (
     EmbeddingsNotInstalled,
     ErrorBudgetExceeded,
     EventLoopError,
+    ExecutorError,
     LmdslError,
     LMError,
     LoadError,
@@ -100,7 +101,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "LM", "Adapter", "AssertionFailed", "ChainOfThought", "ChatAdapter", "ConfigError", "ContextWindowExceeded",
-    "DataError", "EmbeddingsNotInstalled", "ErrorBudgetExceeded", "EventLoopError", "Example", "Field", "History",
+    "DataError", "EmbeddingsNotInstalled", "ErrorBudgetExceeded", "EventLoopError", "ExecutorError", "Example", "Field", "History",
     "InputField", "JSONAdapter", "LMError", "LmdslError", "LoadError", "LocalModelNotInstalled", "MetricError",
     "ModelFileError", "Module", "NotFoundError", "OptimizationFailed", "OutputField", "ParseError", "PluginError",
     "Predict", "Prediction", "ProgramOfThoughtError", "ServerError", "Signature", "SignatureError",

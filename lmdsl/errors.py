@@ -143,6 +143,12 @@ class OptimizationFailed(LmdslError):
     so there is nothing to fine-tune on)."""
 
 
+class ExecutorError(LmdslError):
+    """A run on an executor's workers failed at run time: its replicas did not start within the
+    start timeout, all of them died, or one raised an error that is not lmdsl's own (the message
+    names the cause in one line). Settings no cluster could satisfy are a :class:`ConfigError`."""
+
+
 class MetricError(LmdslError):
     """The metric raised: a bug in the metric, not a failure of the program, so evaluation stops."""
 

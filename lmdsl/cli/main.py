@@ -39,7 +39,7 @@ class LmdslGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         from lmdsl.errors import DataError, LmdslError, LoadError, SignatureError
-        from lmdsl.lm.secrets import scrub
+        from lmdsl.utils.secrets import scrub
 
         try:
             return super().invoke(ctx)
@@ -224,7 +224,7 @@ def compile_cmd(target: str, trainset: str | None, valset: str | None, metric: s
     from lmdsl.errors import ConfigError
     from lmdsl.evaluate import Evaluate
     from lmdsl.lm.default import current_lm
-    from lmdsl.lm.usage import track_usage
+    from lmdsl.utils.usage import track_usage
 
     check_outputs(report_html)
     module, program, program_target, state = _load_target(target)

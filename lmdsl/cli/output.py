@@ -95,7 +95,7 @@ def fail_if_all_failed(result: Any, what: str) -> None:
 
 
 def _scrubbed(text: str) -> str:
-    from lmdsl.lm.secrets import scrub
+    from lmdsl.utils.secrets import scrub
 
     return scrub(text)
 

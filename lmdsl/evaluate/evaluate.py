@@ -17,10 +17,10 @@ from lmdsl import settings
 from lmdsl.errors import ConfigError, ErrorBudgetExceeded, EventLoopError, MetricError, UsageError
 from lmdsl.executors import Executor, Job, Outcome, call_program, describe_error, run_program
 from lmdsl.executors.base import Runnable
-from lmdsl.lm.usage import track_usage
 from lmdsl.primitives import Example
 from lmdsl.telemetry import phase
 from lmdsl.utils.progress import Progress
+from lmdsl.utils.usage import track_usage
 
 Metric = Callable[..., Any]
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from lmdsl.errors import AssertionFailed, UsageError
-from lmdsl.lm.usage import track_usage
 from lmdsl.primitives import Example
 from lmdsl.program.demos import excluding
 from lmdsl.program.trace import TraceEntry, tracing
+from lmdsl.utils.usage import track_usage
 
 R = TypeVar("R")
 

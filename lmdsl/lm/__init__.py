@@ -2,6 +2,6 @@
 
 from lmdsl.lm.history import inspect_history
 from lmdsl.lm.lm import LM, Completion
-from lmdsl.lm.usage import track_usage
+from lmdsl.utils.usage import track_usage
 
 __all__ = ["LM", "Completion", "inspect_history", "track_usage"]

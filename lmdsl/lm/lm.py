@@ -19,9 +19,7 @@ from lmdsl import settings
 from lmdsl.errors import LmdslError, LMError, UsageError, UsageTypeError
 from lmdsl.lm import history as _history
 from lmdsl.lm import probe as _probe
-from lmdsl.lm import secrets as _secrets
 from lmdsl.lm import server_tokens as _server_tokens
-from lmdsl.lm import usage as _usage
 from lmdsl.lm._litellm import litellm as _litellm
 from lmdsl.lm._litellm import transient_errors as _transient_errors
 from lmdsl.lm.cache import SECRET_PARAMS, request_key, shared_cache
@@ -37,6 +35,8 @@ from lmdsl.lm.constrain import (
 from lmdsl.lm.label_logprobs import TOP_LOGPROBS, alternatives, read_label
 from lmdsl.lm.providers import Provider, ensure_provider, provider_for
 from lmdsl.telemetry.spans import counts_retry, traced_lm_call
+from lmdsl.utils import secrets as _secrets
+from lmdsl.utils import usage as _usage
 
 # Params that shape the request key but are never sent to a provider: the constraint mode and the
 # endpoint's identity (a hash of api_base, never a key) keep replies of different modes and servers apart.
@@ -223,7 +223,7 @@ class LM:
 
     def describe(self) -> dict[str, Any]:
         """What may be saved: the model name and allow-listed generation settings (never
-        endpoints, headers or credentials: see lmdsl.lm.secrets)."""
+        endpoints, headers or credentials: see lmdsl.utils.secrets)."""
         state = {"model": self.model, **_secrets.savable_params(self.kwargs)}
         if self.model_sha256:
             state["model_sha256"] = self.model_sha256

@@ -110,7 +110,7 @@ class Optimizer:
 
 def _as_phase(compile_fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(compile_fn)
-    def compile(self: Teleprompter, program: Any = None, *args: Any, **kwargs: Any) -> Any:
+    def compile(self: Optimizer, program: Any = None, *args: Any, **kwargs: Any) -> Any:
         with phase(f"compile {self.name}", optimizer=self.name):
             return compile_fn(self, program, *args, **kwargs)
 

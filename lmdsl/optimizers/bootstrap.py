@@ -16,12 +16,12 @@ from lmdsl.errors import ConfigError, ErrorBudgetExceeded
 from lmdsl.evaluate.evaluate import score_prediction
 from lmdsl.executors import Job, Outcome, parallel_width, run_program
 from lmdsl.lm.default import current_lm
-from lmdsl.lm.usage import track_usage
-from lmdsl.optimizers.base import MetricFn, Teleprompter, check_settings, check_trainset, passes
+from lmdsl.optimizers.base import MetricFn, Optimizer, check_settings, check_trainset, passes
 from lmdsl.optimizers.labeled import LabeledFewShot
 from lmdsl.primitives import Example
 from lmdsl.program import Module
 from lmdsl.utils.progress import Progress
+from lmdsl.utils.usage import track_usage
 
 # _judge's outcome for a run whose lmdsl.Assert still failed after backtracking.
 # (Runs that backtracked and then passed leave only their final attempt in the trace.)
@@ -33,7 +33,7 @@ class _TeacherErrorBudgetExceeded(ErrorBudgetExceeded, ConfigError):
     catching it for one more release."""
 
 
-class BootstrapFewShot(Teleprompter):
+class BootstrapFewShot(Optimizer):
     name = "bootstrap"
 
     def __init__(

@@ -26,16 +26,16 @@ from lmdsl.evaluate import Evaluate
 from lmdsl.lm.cache import request_key
 from lmdsl.lm.default import current_lm
 from lmdsl.lm.protocol import LanguageModel
-from lmdsl.lm.usage import track_usage
-from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_trainset
+from lmdsl.optimizers.base import Candidate, MetricFn, Optimizer, check_trainset
 from lmdsl.primitives import Example
 from lmdsl.signatures.labels import label_field, labels
+from lmdsl.utils.usage import track_usage
 
 if TYPE_CHECKING:
     from lmdsl.program import Module
 
 
-class Calibrate(Teleprompter):
+class Calibrate(Optimizer):
     name = "calibrate"
 
     def __init__(

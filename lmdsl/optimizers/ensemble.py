@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from lmdsl.errors import UsageError
-from lmdsl.optimizers.base import Teleprompter, check_settings
+from lmdsl.optimizers.base import Optimizer, check_settings
 from lmdsl.program import Module
 
 
@@ -26,7 +26,7 @@ class EnsembleProgram(Module):
         return self._reduce(outputs) if self._reduce else outputs
 
 
-class Ensemble(Teleprompter):
+class Ensemble(Optimizer):
     """``Ensemble(programs, reduce=majority).compile()`` or ``Ensemble(reduce=...).compile(programs)``."""
 
     name = "ensemble"

@@ -34,14 +34,14 @@ from lmdsl.executors import Job, Outcome, run_program
 from lmdsl.lm import LM
 from lmdsl.lm.cache import cache_dir
 from lmdsl.lm.default import current_lm
-from lmdsl.lm.usage import track_usage
 from lmdsl.optimizers.balance import BalanceMode, balance_mode, rebalance
-from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_trainset, passes
+from lmdsl.optimizers.base import Candidate, MetricFn, Optimizer, check_trainset, passes
 from lmdsl.primitives import Example
 from lmdsl.program import Module, Predictor
 from lmdsl.program.state import read_state
 from lmdsl.signatures.labels import label_field
 from lmdsl.utils.progress import Progress
+from lmdsl.utils.usage import track_usage
 from lmdsl.values.introspect import label_choices
 
 ChatExample = dict[str, list[dict[str, str]]]
@@ -81,7 +81,7 @@ class _NothingToTrainOn(OptimizationFailed, ConfigError):
     catching it for one more release."""
 
 
-class BootstrapFinetune(Teleprompter):
+class BootstrapFinetune(Optimizer):
     """Fine-tune the program's model on the passing runs of a teacher.
 
     ``teacher``: ``"auto"`` (default: the program as given if it is compiled, else calibrated on

@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from lmdsl.errors import UsageError
-from lmdsl.lm.usage import track_usage
-from lmdsl.optimizers.base import MetricFn, Teleprompter, check_trainset
+from lmdsl.optimizers.base import MetricFn, Optimizer, check_trainset
 from lmdsl.primitives import Example
 from lmdsl.program import Module
 from lmdsl.program.demos import demos_override
+from lmdsl.utils.usage import track_usage
 from lmdsl.values import render_value
 
 
@@ -53,7 +53,7 @@ class KNNProgram(Module):
             return self.student(**inputs)
 
 
-class KNNFewShot(Teleprompter):
+class KNNFewShot(Optimizer):
     name = "knn"
     wraps_program = True
 

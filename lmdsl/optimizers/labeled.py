@@ -6,14 +6,14 @@ import random
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from lmdsl.optimizers.base import Teleprompter, check_settings, check_trainset
+from lmdsl.optimizers.base import Optimizer, check_settings, check_trainset
 from lmdsl.primitives import Example
 
 if TYPE_CHECKING:
     from lmdsl.program import Module
 
 
-class LabeledFewShot(Teleprompter):
+class LabeledFewShot(Optimizer):
     name = "labeled-few-shot"
 
     def __init__(self, k: int = 16, *, seed: int = 0, sample: bool = True):

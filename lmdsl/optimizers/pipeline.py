@@ -14,18 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 from lmdsl.errors import ConfigError
 from lmdsl.evaluate import Evaluate
-from lmdsl.lm.usage import track_usage
-from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_trainset
+from lmdsl.optimizers.base import Candidate, MetricFn, Optimizer, check_trainset
 from lmdsl.primitives import Example
+from lmdsl.utils.usage import track_usage
 
 if TYPE_CHECKING:
     from lmdsl.program import Module
 
 
-class Pipeline(Teleprompter):
+class Pipeline(Optimizer):
     name = "pipeline"
 
-    def __init__(self, stages: Sequence[Teleprompter], metric: MetricFn | None = None, *,
+    def __init__(self, stages: Sequence[Optimizer], metric: MetricFn | None = None, *,
                  num_threads: int | None = None):
         super().__init__()
         if not stages:

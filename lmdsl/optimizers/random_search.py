@@ -14,16 +14,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from lmdsl.evaluate import Evaluate
-from lmdsl.lm.usage import track_usage
-from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_settings, check_trainset
+from lmdsl.optimizers.base import Candidate, MetricFn, Optimizer, check_settings, check_trainset
 from lmdsl.optimizers.bootstrap import BootstrapFewShot
 from lmdsl.optimizers.labeled import LabeledFewShot
 from lmdsl.primitives import Example
 from lmdsl.program import Module
 from lmdsl.program.backtracking import counting
+from lmdsl.utils.usage import track_usage
 
 
-class BootstrapFewShotWithRandomSearch(Teleprompter):
+class BootstrapFewShotWithRandomSearch(Optimizer):
     name = "random-search"
 
     def __init__(

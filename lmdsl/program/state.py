@@ -2,7 +2,7 @@
 
 A compiled file is data, never code or configuration of where keys go: it holds
 instructions, demos, label biases and, per predictor, a model name with allow-listed
-generation settings (:mod:`lmdsl.lm.secrets`). Everything is checked against the program's
+generation settings (:mod:`lmdsl.utils.secrets`). Everything is checked against the program's
 predictors (paths, signature structure, field types) before anything is changed. Never
 pickle; nothing the file names is imported or called here.
 """
@@ -60,7 +60,7 @@ def _savable_lm(lm: dict[str, Any] | None) -> dict[str, Any] | None:
     """An LM's description cut to the allow-list, whatever a custom ``describe()`` returned."""
     if lm is None:
         return None
-    from lmdsl.lm.secrets import savable_params
+    from lmdsl.utils.secrets import savable_params
 
     kept = {"model": lm.get("model"), **savable_params(lm)}
     if lm.get("model_sha256"):
@@ -246,7 +246,7 @@ def apply_state(program: Module, data: dict[str, Any], path: Any, *, trust_file:
 
 def _lm_params(path: Any, name: str, lm_state: dict[str, Any], trust_file: bool) -> dict[str, Any]:
     """The LM settings a file may set: the allow-list, checked, unless the user trusts the file."""
-    from lmdsl.lm.secrets import GENERATION_PARAMS, check_param_value
+    from lmdsl.utils.secrets import GENERATION_PARAMS, check_param_value
 
     where = f"{path}: predictor '{name}': 'lm'"
     model = lm_state["model"]

@@ -13,6 +13,7 @@ from typing import Any
 from lmdsl.telemetry import state
 from lmdsl.telemetry.scrub import secrets_of
 from lmdsl.telemetry.spans import record_error
+from lmdsl.utils.usage import track_usage
 
 
 @dataclass
@@ -79,7 +80,6 @@ def phase(name: str, **attributes: Any) -> Iterator[Phase]:
     if log is None and tracer is None:
         yield Phase()
         return
-    from lmdsl.lm.usage import track_usage  # lazy: the LM layer imports this package
 
     record = None
     token = None

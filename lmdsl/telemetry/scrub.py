@@ -1,4 +1,4 @@
-"""Keep secrets out of spans, with the same rules as every other text lmdsl writes (lmdsl.lm.secrets):
+"""Keep secrets out of spans, with the same rules as every other text lmdsl writes (lmdsl.utils.secrets):
 an LM's credential params, key-like environment variables and strings shaped like common API keys."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from lmdsl.lm import secrets as _secrets
+from lmdsl.utils import secrets as _secrets
 
 if TYPE_CHECKING:
     from lmdsl.lm.protocol import LanguageModel

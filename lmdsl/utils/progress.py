@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any, TextIO
 
-from lmdsl.lm import usage as _usage
+from lmdsl.utils import usage as _usage
 
 DEFAULT_INTERVAL = 10.0  # seconds between plain lines at most (while rows keep finishing)
 _live_bar: Progress | None = None  # the one bar drawn live (rich) at a time
@@ -23,7 +23,7 @@ _live_lock = threading.Lock()
 class Progress:
     """``Progress(total, label)``; ``update(n, status=...)`` as rows finish; ``close()`` at the end.
 
-    LM calls and tokens are read from ``usage`` (a :class:`lmdsl.lm.usage.Usage`; ``watch``
+    LM calls and tokens are read from ``usage`` (a :class:`lmdsl.utils.usage.Usage`; ``watch``
     sets it later), else from the innermost ``track_usage()`` block open when the bar is made,
     counted from that moment.
     """

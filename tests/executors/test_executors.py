@@ -94,3 +94,17 @@ def test_batch_returns_predictions_in_order_with_errors_per_row(mood_lm):
 
 def test_custom_outcome_objects_are_plain_data():
     assert Outcome().calls == 0 and Outcome(usage={"calls": 3, "total_tokens": 9}).tokens == 9
+
+
+@pytest.mark.parametrize("free_per_node, needs, expected", [
+    ([{"CPU": 1.5}, {"CPU": 0.5}], {"CPU": 1}, 1),  # 2 CPUs free in all, but no node holds two replicas
+    ([{"CPU": 2.0}, {"CPU": 1.0}], {"CPU": 1}, 3),
+    ([{"CPU": 2.0}, {"CPU": 1.0, "gpu": 1.0}], {"CPU": 0.5, "gpu": 1}, 1),  # the custom resource decides
+    ([{"CPU": 0.3}], {"CPU": 0.1}, 3),  # float amounts: 0.3 // 0.1 would be 2
+    ([{"CPU": 4.0}], {"CPU": 0}, 4),  # replicas asking no CPU: one per free CPU
+    ([{}], {"CPU": 1}, 0),
+])
+def test_auto_replica_count_packs_node_by_node(free_per_node, needs, expected):
+    from lmdsl.executors.ray.executor import replicas_that_fit
+
+    assert replicas_that_fit(free_per_node, needs) == expected

@@ -11,7 +11,7 @@ import ray_programs as rp
 from ray_cluster_support import NODE2
 
 import lmdsl
-from lmdsl.errors import ConfigError, ErrorBudgetExceeded
+from lmdsl.errors import ConfigError, ErrorBudgetExceeded, ExecutorError
 from lmdsl.evaluate import Evaluate, MetricError
 from lmdsl.executors import RayExecutor, set_program_target
 from lmdsl.executors.ray.cluster import import_ray
@@ -159,3 +159,17 @@ def test_replicas_no_node_can_host_are_refused_at_once(ray_cluster):
     executor = RayExecutor(replicas=1, num_cpus=2, resources={NODE2: 1})  # node 2 has 1 CPU, the head no NODE2
     with pytest.raises(ConfigError, match=r"no node offers \{CPU: 2, lmdsl_node2: 1\} for a replica \(nodes offer: "):
         executor.where()
+
+
+def test_replicas_the_cluster_cannot_host_yet_are_a_run_time_error_naming_what_is_free(ray_cluster):
+    # Node 2 offers one unit of NODE2: the second replica waits for the first to go, which it never does.
+    executor = RayExecutor(replicas=2, num_cpus=0.1, resources={NODE2: 1}, start_timeout=3)
+    try:
+        with pytest.raises(ExecutorError) as info:
+            executor.where()
+    finally:
+        executor.close()
+    message = str(info.value)
+    assert not isinstance(info.value, ConfigError) and "\n" not in message
+    assert message.startswith("ray executor: 2 replica(s) did not start within 3 s (each needs {CPU: 0.1, "
+                              "lmdsl_node2: 1}; cluster has {CPU: 3, lmdsl_node2: 1}, free now {")

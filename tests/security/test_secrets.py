@@ -10,7 +10,7 @@ import pytest
 
 from lmdsl import LMError
 from lmdsl.lm import LM
-from lmdsl.lm.secrets import GENERATION_PARAMS, REDACTED, check_param_value, is_auth_failure, scrub
+from lmdsl.utils.secrets import GENERATION_PARAMS, REDACTED, check_param_value, is_auth_failure, scrub
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*ReadOnly.*:UserWarning")  # litellm's own pydantic models
 KEY = "sk-test-4f8a1c9b2d7e6f5a"
@@ -147,7 +147,7 @@ def test_evaluate_error_rows_hold_no_key(monkeypatch, no_sleep):
 
 
 def test_scrub_value_redacts_nested_texts_and_leaves_clean_values_uncopied(monkeypatch):
-    from lmdsl.lm.secrets import scrub_value, secret_values
+    from lmdsl.utils.secrets import scrub_value, secret_values
 
     clean = {"messages": [{"role": "user", "content": "hello"}], "usage": {"prompt_tokens": 3}, "cached": False,
              "params": {"stop": ("a", "b"), "temperature": 0.0, "seed": None}}

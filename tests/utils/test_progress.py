@@ -9,9 +9,9 @@ import re
 import select
 
 import lmdsl
-from lmdsl.lm.usage import track_usage
 from lmdsl.utils.parallel import parallel_map
 from lmdsl.utils.progress import Progress
+from lmdsl.utils.usage import track_usage
 
 
 def test_off_a_terminal_a_line_per_tenth_with_eta():

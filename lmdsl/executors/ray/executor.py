@@ -14,15 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lmdsl.errors import ConfigError
+from lmdsl.errors import ConfigError, ExecutorError, LmdslError
 from lmdsl.executors.base import Finish, Job, OnResult, Outcome, Runnable
 from lmdsl.executors.ray.cluster import connect
 from lmdsl.executors.ray.payload import build_payload
-from lmdsl.lm import usage as _usage
 from lmdsl.lm.cache import cache_dir
 from lmdsl.primitives import Example
 from lmdsl.program import Module
 from lmdsl.program.trace import TraceEntry
+from lmdsl.utils import usage as _usage
 
 
 @dataclass
@@ -88,14 +88,14 @@ class RayExecutor:
         here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
         relay_cls = ray.remote(num_cpus=0, max_concurrency=16)(CacheRelay)
         self._relay = relay_cls.options(scheduling_strategy=here).remote(str(cache_dir() / "lm"))
-        # One replica per CPU free now (a cluster shared with other jobs keeps theirs).
-        count = self.replicas or max(1, int(ray.available_resources().get("CPU", 1) // max(self.num_cpus, 1e-9)))
+        # As many replicas as fit in what is free now (a cluster shared with other jobs keeps theirs).
+        count = self.replicas or max(1, replicas_that_fit(_free_per_node(ray), self._needs()))
         self._actors = [self._new_replica() for _ in range(count)]
         try:
             ray.get([a.where.remote() for a in self._actors], timeout=self.start_timeout)
         except ray.exceptions.GetTimeoutError:
-            raise ConfigError(f"ray executor: {count} replica(s) did not start within {self.start_timeout:.0f} s "
-                              f"(each needs {self._needs()}; cluster has {_show(ray.cluster_resources())}, "
+            raise ExecutorError(f"ray executor: {count} replica(s) did not start within {self.start_timeout:.0f} s "
+                              f"(each needs {_show(self._needs())}; cluster has {_show(ray.cluster_resources())}, "
                               f"free now {_show(ray.available_resources())})") from None
         return ray
 
@@ -238,7 +238,7 @@ class RayExecutor:
             self._actors.append(replacement)
             try:
                 self._load_everywhere(payload, timeout=self.start_timeout)
-            except ConfigError:
+            except LmdslError:  # the program cannot load there: a new replica would fail the same way
                 raise
             except Exception:  # the cluster cannot give a new one now: go on with the others
                 self._actors.remove(replacement)
@@ -246,7 +246,7 @@ class RayExecutor:
                 with contextlib.suppress(Exception):
                     self._ray.kill(replacement)
         if not self._actors:
-            raise ConfigError("ray executor: every replica died; see the Ray logs (ray logs / /tmp/ray/session_latest)")
+            raise ExecutorError("ray executor: every replica died; see the Ray logs (ray logs / /tmp/ray/session_latest)")
 
     def _outcome(self, raw: dict[str, Any], paths: dict[str, Any]) -> Outcome:
         """The replica's result, as this process's objects; its LM calls counted here too."""
@@ -277,12 +277,30 @@ def _replay(used: dict[str, Any]) -> None:
 def _one_line(exc: Exception) -> Exception:
     """A replica's error as the driver's own: lmdsl's errors keep their class and message."""
     cause = getattr(exc, "cause", None)
-    if isinstance(cause, ConfigError):
+    if isinstance(cause, LmdslError):
         return cause
     if cause is not None:
-        return ConfigError(f"ray executor: a replica failed: {type(cause).__name__}: {cause}")
+        return ExecutorError(f"ray executor: a replica failed: {type(cause).__name__}: {cause}")
     text = str(exc).strip().splitlines()
-    return ConfigError(f"ray executor: a replica failed: {text[-1] if text else type(exc).__name__}")
+    return ExecutorError(f"ray executor: a replica failed: {text[-1] if text else type(exc).__name__}")
+
+
+def replicas_that_fit(free_per_node: list[dict[str, float]], needs: dict[str, float]) -> int:
+    """How many replicas needing ``needs`` each can start at once, node by node: free CPUs summed
+    over the cluster overcount (half a CPU free on each of two nodes hosts no 1-CPU replica), and
+    a replica counted that no node can host waits out the whole start timeout."""
+    wanted = {name: amount for name, amount in needs.items() if amount > 0} or {"CPU": 1.0}  # 0 CPUs: one per CPU
+    # 1e-9: Ray keeps amounts to 1e-4, and 1.5 - 0.5 must still hold one 1-CPU replica
+    return sum(min(int((free.get(name, 0.0) + 1e-9) // amount) for name, amount in wanted.items())
+               for free in free_per_node)
+
+
+def _free_per_node(ray: Any) -> list[dict[str, float]]:
+    try:
+        from ray._private.state import available_resources_per_node
+    except ImportError:  # a Ray without it: the cluster's free total, as one node
+        return [ray.available_resources()]
+    return list(available_resources_per_node().values())
 
 
 def _show(resources: dict[str, float]) -> str:

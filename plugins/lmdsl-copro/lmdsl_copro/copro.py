@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import lmdsl
 from lmdsl.errors import UsageError
 from lmdsl.evaluate import Evaluate
-from lmdsl.lm.usage import track_usage
-from lmdsl.optimizers.base import Candidate, Teleprompter, check_trainset
+from lmdsl.optimizers.base import Candidate, Optimizer, check_trainset
 from lmdsl.primitives import Example
+from lmdsl.utils.usage import track_usage
 
 if TYPE_CHECKING:
     from lmdsl.program import Module, Predictor
@@ -55,7 +55,7 @@ def _fields(signature: Any) -> str:
     return f"inputs: {ins}; outputs: {outs}"
 
 
-class COPRO(Teleprompter):
+class COPRO(Optimizer):
     name = "copro"
 
     def __init__(self, metric: Any, *, prompt_model: Any = None, breadth: int = 4, depth: int = 2,

@@ -30,11 +30,11 @@ from lmdsl import settings
 from lmdsl.errors import ConfigError, LmdslError, UsageError
 from lmdsl.evaluate import MetricError, split_feedback
 from lmdsl.evaluate.evaluate import call_metric, call_program, describe_error
-from lmdsl.lm.usage import track_usage
-from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_settings, check_trainset, lm_option
+from lmdsl.optimizers.base import Candidate, MetricFn, Optimizer, check_settings, check_trainset, lm_option
 from lmdsl.primitives import Example
 from lmdsl.program.trace import tracing
 from lmdsl.utils.parallel import parallel_map
+from lmdsl.utils.usage import track_usage
 from lmdsl_gepa.pareto import best_mean, frontier, select_parent
 from lmdsl_gepa.reflect import ReflectInstruction, Rollout, clean_instruction, render_examples
 
@@ -47,7 +47,7 @@ AUTO = {"light": 6, "medium": 12, "heavy": 24}
 Instructions = dict[str, str]
 
 
-class GEPA(Teleprompter):
+class GEPA(Optimizer):
     name = "gepa"
 
     def __init__(

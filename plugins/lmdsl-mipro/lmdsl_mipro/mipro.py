@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import lmdsl
 from lmdsl.errors import LmdslError, UsageError
 from lmdsl.evaluate import Evaluate
-from lmdsl.lm.usage import track_usage
 from lmdsl.optimizers import BootstrapFewShotWithRandomSearch
-from lmdsl.optimizers.base import Candidate, MetricFn, Teleprompter, check_settings, check_trainset, lm_option
+from lmdsl.optimizers.base import Candidate, MetricFn, Optimizer, check_settings, check_trainset, lm_option
 from lmdsl.primitives import Example
+from lmdsl.utils.usage import track_usage
 from lmdsl_mipro.propose import (
     TIPS,
     DescribeDataset,
@@ -56,7 +56,7 @@ def default_trials(num_predictors: int, num_candidates: int) -> int:
     return max(math.ceil(2 * variables * math.log2(max(2, num_candidates))), math.ceil(1.5 * num_candidates))
 
 
-class MIPROv2(Teleprompter):
+class MIPROv2(Optimizer):
     name = "mipro"
 
     def __init__(
