@@ -1,6 +1,6 @@
 # lmdsl: two commands on a fresh machine.
 #   make demo   compile examples/trec.py on the embedded model and show the score rising
-#   make test   the whole test suite (unit + integration on the real embedded model)
+#   make test   the whole test suite (unit + integration on the real embedded model, served too)
 #   make lint   ruff and the type checker (mypy); CI (.ci/run) runs it before the tests
 # Each creates .venv and installs what it needs on first use.
 
@@ -22,7 +22,7 @@ PLUGINS := plugins/lmdsl-copro plugins/lmdsl-sqlite-fts plugins/lmdsl-mipro plug
 WITH_LORA  ?= 1
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test unit lint bench clean install
+.PHONY: demo test unit lint bench clean install llama-server
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,24 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 
 install: $(VENV)/.installed
 
+# llama.cpp's own C++ server (what most deployments run; unlike llama_cpp.server it decodes several
+# requests at once), built from the llama.cpp sources of the llama-cpp-python release installed, for
+# the served-model tests (tests/served) and bench/served*.py --llama-server. Static, server only.
+LLAMA_SERVER := $(BIN)/llama-server
+llama-server: $(LLAMA_SERVER)
+$(LLAMA_SERVER): | $(VENV)/.installed
+	rm -rf build/llama-src build/llama-server && mkdir -p build/llama-src
+	$(BIN)/pip download --quiet --no-deps --no-binary :all: -d build/llama-src \
+		"llama-cpp-python==$$($(BIN)/python -c 'import llama_cpp; print(llama_cpp.__version__)')"
+	tar xzf build/llama-src/llama_cpp_python-*.tar.gz -C build/llama-src
+	cmake -S build/llama-src/llama_cpp_python-*/vendor/llama.cpp -B build/llama-server -DCMAKE_BUILD_TYPE=Release \
+		-DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_TESTS=OFF \
+		-DLLAMA_BUILD_EXAMPLES=OFF $(LLAMA_CMAKE_ARGS) >build/llama-server.log 2>&1 || { tail -30 build/llama-server.log; exit 1; }
+	cmake --build build/llama-server --target llama-server -j$$(nproc) >>build/llama-server.log 2>&1 \
+		|| { tail -30 build/llama-server.log; exit 1; }
+	cp build/llama-server/bin/llama-server $@
+	rm -rf build/llama-src
+
 # Compile the TREC question-type program on the embedded model: few-shot demos chosen on 60 dev
 # questions, then label calibration on top; then score zero-shot, few-shot and few-shot +
 # calibrated on the 140 dev questions no optimizer saw.
@@ -56,7 +74,7 @@ demo: install
 	@echo "--- held-out dev questions, few-shot compiled + calibrated:"
 	$(BIN)/lmdsl evaluate QuestionType.calibrated.json --trust-file
 
-test: install
+test: install llama-server
 	$(BIN)/python -m pytest -q
 
 unit: install

@@ -1,6 +1,7 @@
 """The same zero-shot programs in-process and served by llama.cpp, side by side.
 
     python bench/served.py [--rows 140] [--tasks sst2,trec] [--dspy-python /path/to/venv/bin/python] [--dspy-rows N]
+                           [--llama-server /path/to/llama-server]
 
 Starts a real ``llama_cpp.server`` (llama-cpp-python's ``[server]`` extra) on loopback serving the
 embedded SmolLM2-135M, then scores each task's held-out dev rows (dev[60:], which no optimizer
@@ -8,13 +9,16 @@ sees) under every configuration, interleaved row by row so the machine's load fa
 alike: in-process (``local/smollm2``, grammar), served with ``constrain="gbnf"``,
 ``"json_schema"`` and ``"none"``, and DSPy 3.4 (``dspy.Predict`` + its default ChatAdapter) on the
 same server when ``--dspy-python`` names an interpreter that has dspy (run in a subprocess so
-its litellm pin stays out of this environment). Prints accuracy, parse failures, LM calls,
-completion tokens and seconds per row. No cache: every call is made.
+its litellm pin stays out of this environment). With ``--llama-server`` (llama.cpp's own C++
+server, ``make llama-server``), the same program served by it too (``constrain="auto"`` and
+``"none"``). Prints accuracy, parse failures, LM calls, completion tokens and seconds per row,
+each task's rows as soon as the task is done. No cache: every call is made.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -82,11 +86,14 @@ def main() -> None:
     parser.add_argument("--dspy-python", default=None, help="an interpreter with dspy installed")
     parser.add_argument("--dspy-rows", type=int, default=None,
                         help="score DSPy on only the first N of the rows (it spends ~30 s per row here)")
+    parser.add_argument("--llama-server", default=None, help="llama.cpp's llama-server binary: serve it there too")
     parser.add_argument("--json", default=None, help="also write the table here")
     args = parser.parse_args()
     lmdsl.configure(display_progress=False)
-    table = []
-    with llama_server() as url:
+    table: list[dict] = []
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(llama_server())
+        cpp_url = stack.enter_context(llama_server(binary=args.llama_server)) if args.llama_server else None
         for task in args.tasks.split(","):
             module_name, cls = TASKS[task]
             module = __import__(module_name)
@@ -96,6 +103,10 @@ def main() -> None:
             for mode in MODES:
                 lms[f"served, constrain={mode}"] = lmdsl.LM(f"openai/{MODEL_ALIAS}", api_base=url, constrain=mode,
                                                            cache=False)
+            if cpp_url:
+                for mode in ("auto", "none"):
+                    lms[f"llama-server (C++), constrain={mode}"] = lmdsl.LM(
+                        f"openai/{MODEL_ALIAS}", api_base=cpp_url, constrain=mode, cache=False)
             results: dict[str, list[dict]] = {name: [] for name in lms}
             for i, row in enumerate(rows):
                 for name, lm in lms.items():
@@ -104,6 +115,7 @@ def main() -> None:
                     print(f"{task}: {i + 1}/{len(rows)} rows", file=sys.stderr, flush=True)
             for name in lms:
                 table.append({"task": task, **summarise(name, results[name])})
+                print(json.dumps(table[-1]), file=sys.stderr, flush=True)  # a cut-off run keeps what it measured
             if args.dspy_python:
                 got = dspy_rows(args.dspy_python, url, task, rows[: args.dspy_rows or len(rows)])
                 if got is not None:

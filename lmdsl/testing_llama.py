@@ -2,6 +2,10 @@
 
 ``llama_cpp.server`` (llama-cpp-python's ``[server]`` extra) serving the packaged SmolLM2 GGUF on a
 free loopback port. It ignores SIGTERM while generating, so it is stopped with SIGKILL by its pid.
+
+With ``binary=`` (a path to llama.cpp's own C++ ``llama-server``; ``make llama-server`` builds
+one from the llama.cpp sources llama-cpp-python vendors), that server instead: it is what most
+deployments run, and unlike ``llama_cpp.server`` it decodes ``parallel`` requests at once.
 """
 
 from __future__ import annotations
@@ -37,21 +41,30 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def llama_server(*, n_ctx: int = 4096, threads: int = 1, startup_timeout: float = 120.0,
-                 log: Path | None = None) -> Iterator[str]:
-    """Start the server; yield its base URL (``http://127.0.0.1:PORT/v1``); always kill it."""
+                 log: Path | None = None, binary: str | os.PathLike[str] | None = None,
+                 parallel: int = 1) -> Iterator[str]:
+    """Start the server; yield its base URL (``http://127.0.0.1:PORT/v1``); always kill it.
+
+    ``binary``: llama.cpp's ``llama-server`` to run instead of ``llama_cpp.server``, with
+    ``parallel`` slots of ``n_ctx`` tokens each (``llama_cpp.server`` has one)."""
     from lmdsl.lm.local import resolve_model_path
 
-    if not server_available():
+    if binary is None and not server_available():
         raise ConfigError("the served-model tests need llama-cpp-python's server: pip install 'lmdsl[server]'")
+    if binary is not None and not os.access(binary, os.X_OK):
+        raise ConfigError(f"llama-server binary {binary} is not an executable file (make llama-server builds one)")
     gguf = resolve_model_path("smollm2")
     port = free_port()
+    if binary is not None:
+        command = [str(binary), "--model", str(gguf), "--host", "127.0.0.1", "--port", str(port),
+                   "--ctx-size", str(n_ctx * parallel), "--parallel", str(parallel), "--threads", str(threads),
+                   "--threads-batch", str(threads), "--alias", MODEL_ALIAS, "--no-webui"]
+    else:
+        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
+                   "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(threads),
+                   "--n_threads_batch", str(threads), "--model_alias", MODEL_ALIAS]
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 (closed below)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1", "--port", str(port),
-         "--n_ctx", str(n_ctx), "--n_threads", str(threads), "--n_threads_batch", str(threads),
-         "--model_alias", MODEL_ALIAS],
-        stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}/v1"
     try:
         _wait_ready(base, process, startup_timeout)
@@ -68,11 +81,16 @@ def _wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float) -> 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise ServerError(f"llama_cpp.server exited with {process.returncode} before answering")
+            raise ServerError(f"{_name(process)} exited with {process.returncode} before answering")
         try:
             with urllib.request.urlopen(f"{base}/models", timeout=2) as response:
                 if json.loads(response.read()).get("data"):
                     return
-        except OSError:
+        except OSError:  # not listening yet, or llama-server's 503 while it loads the model
             time.sleep(0.3)
-    raise ServerError(f"llama_cpp.server did not answer {base}/models within {timeout:.0f} s")
+    raise ServerError(f"{_name(process)} did not answer {base}/models within {timeout:.0f} s")
+
+
+def _name(process: subprocess.Popen[bytes]) -> str:
+    args = process.args if isinstance(process.args, list) else [str(process.args)]
+    return "llama_cpp.server" if "llama_cpp.server" in args else Path(str(args[0])).name

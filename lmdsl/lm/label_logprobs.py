@@ -61,3 +61,17 @@ def read_label(positions: Alternatives | None, choices: Sequence[str]) -> str | 
 
 def _get(obj: Any, name: str) -> Any:
     return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def reply_logprob(content: Sequence[Any], reply: str) -> float:
+    """The summed log-probability of the tokens that spell ``reply``, from a forced reply's
+    ``logprobs.content``. What follows the reply is no part of it: llama.cpp's ``llama-server``
+    also lists the end-of-turn token it stopped on (text ``""``, log-probability -3 to -6 here,
+    which turned TREC label rankings), ``llama_cpp.server`` does not."""
+    total, written = 0.0, ""
+    for token in content:
+        if len(written) >= len(reply):
+            break
+        total += float(_get(token, "logprob"))
+        written += str(_get(token, "token") or "")
+    return total

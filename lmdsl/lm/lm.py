@@ -32,7 +32,7 @@ from lmdsl.lm.constrain import (
     merge_params,
     wire_params,
 )
-from lmdsl.lm.label_logprobs import TOP_LOGPROBS, alternatives, read_label
+from lmdsl.lm.label_logprobs import TOP_LOGPROBS, alternatives, read_label, reply_logprob
 from lmdsl.lm.providers import Provider, ensure_provider, provider_for
 from lmdsl.telemetry.spans import counts_retry, traced_lm_call
 from lmdsl.utils import secrets as _secrets
@@ -383,7 +383,7 @@ class LM:
                     f"{self.model}: the server did not return log-probabilities for the forced reply {reply!r} "
                     f"(wrote {written[:80]!r}); scoring needs a server that honours constrain={mode!r} and logprobs"
                 )
-            scores.append(sum(float(t.logprob) for t in content))
+            scores.append(reply_logprob(content, written))
             for key in usage:
                 usage[key] += int(getattr(getattr(response, "usage", None), key, 0) or 0)
         return Completion(replies, usage, False, self.model, scores=scores)

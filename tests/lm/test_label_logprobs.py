@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from lmdsl.lm.label_logprobs import alternatives, read_label
+from lmdsl.lm.label_logprobs import alternatives, read_label, reply_logprob
 
 LABELS = ["negative", "positive"]
 
@@ -39,3 +39,11 @@ def test_alternatives_come_from_a_response_choice_object_or_dict():
 
     assert alternatives(Choice()) == [[("pos", -0.5)]]
     assert alternatives(type("C", (), {"logprobs": None})()) is None
+
+
+def test_a_forced_reply_scores_its_own_tokens_not_the_end_of_turn_token_after_it():
+    # llama-server's logprobs for a forced "Label: human": the stop token follows with its own logprob
+    content = [{"token": "Label", "logprob": -12.0}, {"token": ":", "logprob": -0.5},
+               {"token": " human", "logprob": -8.5}, {"token": "", "logprob": -5.0}]
+    assert reply_logprob(content, "Label: human") == -21.0
+    assert reply_logprob(content[:3], "Label: human") == -21.0  # llama_cpp.server lists no stop token
