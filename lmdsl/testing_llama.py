@@ -55,6 +55,7 @@ def llama_server(*, n_ctx: int = 4096, threads: int = 1, startup_timeout: float 
         raise ConfigError(f"llama-server binary {binary} is not an executable file (make llama-server builds one)")
     gguf = resolve_model_path("smollm2")
     port = free_port()
+    name = Path(binary).name if binary is not None else "llama_cpp.server"
     if binary is not None:
         command = [str(binary), "--model", str(gguf), "--host", "127.0.0.1", "--port", str(port),
                    "--ctx-size", str(n_ctx * parallel), "--parallel", str(parallel), "--threads", str(threads),
@@ -67,7 +68,7 @@ def llama_server(*, n_ctx: int = 4096, threads: int = 1, startup_timeout: float 
     process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}/v1"
     try:
-        _wait_ready(base, process, startup_timeout)
+        _wait_ready(base, process, name, startup_timeout)
         yield base
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -77,20 +78,16 @@ def llama_server(*, n_ctx: int = 4096, threads: int = 1, startup_timeout: float 
             out.close()
 
 
-def _wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+def _wait_ready(base: str, process: subprocess.Popen[bytes], name: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise ServerError(f"{_name(process)} exited with {process.returncode} before answering")
+            raise ServerError(f"{name} exited with {process.returncode} before answering")
         try:
             with urllib.request.urlopen(f"{base}/models", timeout=2) as response:
                 if json.loads(response.read()).get("data"):
                     return
         except OSError:  # not listening yet, or llama-server's 503 while it loads the model
             time.sleep(0.3)
-    raise ServerError(f"{_name(process)} did not answer {base}/models within {timeout:.0f} s")
+    raise ServerError(f"{name} did not answer {base}/models within {timeout:.0f} s")
 
-
-def _name(process: subprocess.Popen[bytes]) -> str:
-    args = process.args if isinstance(process.args, list) else [str(process.args)]
-    return "llama_cpp.server" if "llama_cpp.server" in args else Path(str(args[0])).name

@@ -40,7 +40,7 @@ def test_auto_finds_llama_cpp_and_every_reply_is_a_label_in_one_call(any_server)
     assert lm.constraint_mode() == "gbnf"  # asked the server what it is
     lmdsl.configure(lm=lm, display_progress=False)
     result = Evaluate(rows, exact_match)(Sentiment())
-    assert result.errors == 0 and result.usage["lm_calls"] == len(rows)  # no re-ask, no parse failure
+    assert result.errors == 0 and result.usage["lm_calls"] == len(rows), [r.error for r in result.results]  # no re-ask, no parse failure
     assert "grammar" in json.dumps(lm.history[-1]["params"])
 
     lmdsl.configure(lm=lmdsl.LM("local/smollm2"))
